@@ -1,0 +1,134 @@
+"""Dataset sources: one interface over every dataset kind (emg2pose HDF5, Ninapro DB1 .mat, 3DC raw EMG).
+
+A source lists labelled `Recording`s and hands out lazy per-recording readers; everything downstream
+(splits, windows, training, benchmarks) only talks to this interface.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from functools import cached_property
+from pathlib import Path
+from typing import ClassVar
+
+import pandas as pd
+
+from emgaug.data.recording import Recording, RecordingReader
+from emgaug.errors import EmgaugError
+
+# kind -> "module:Class"; imported lazily so optional readers cost nothing at start-up
+SOURCE_KINDS: dict[str, str] = {
+    "emg2pose": "emgaug.data.source:Emg2PoseSource",
+    "ninapro_db1": "emgaug.data.ninapro:NinaproDB1Source",
+    "3dc": "emgaug.data.threedc:ThreeDCSource",
+}
+
+
+class DatasetSource(ABC):
+    """A dataset on disk, seen as a list of labelled recordings with lazy readers."""
+
+    kind: ClassVar[str]
+    has_angles: ClassVar[bool] = True
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise EmgaugError(f"{self.root}: dataset folder not found; pass an existing folder (or run `emgaug simulate`)")
+
+    @cached_property
+    def recordings(self) -> list[Recording]:
+        recs = self._list_recordings()
+        if not recs:
+            raise EmgaugError(f"{self.root}: no recordings found for dataset kind '{self.kind}'")
+        return recs
+
+    @abstractmethod
+    def _list_recordings(self) -> list[Recording]: ...
+
+    @abstractmethod
+    def reader(self, rec: Recording) -> RecordingReader:
+        """A reader for `rec`'s file; cheap to create, opens the file lazily in the calling process."""
+
+    @cached_property
+    def sample_rate(self) -> float:
+        rates = {r.sample_rate for r in self.recordings}
+        if len(rates) != 1:
+            first = {}
+            for r in self.recordings:
+                first.setdefault(r.sample_rate, r.path)
+            detail = ", ".join(f"{sr:g} Hz in {p}" for sr, p in first.items())
+            raise EmgaugError(f"{self.root}: recordings have different sample rates ({detail}); resample them to one rate")
+        return rates.pop()
+
+    @cached_property
+    def num_channels(self) -> int:
+        return self._uniform("num_channels")
+
+    @cached_property
+    def num_joints(self) -> int:
+        return self._uniform("num_joints")
+
+    def _uniform(self, key: str) -> int:
+        vals = {int(r.extra[key]) for r in self.recordings}
+        if len(vals) != 1:
+            raise EmgaugError(f"{self.root}: recordings disagree on {key} ({sorted(vals)}); use files with one layout")
+        return vals.pop()
+
+    def metadata_frame(self) -> pd.DataFrame:
+        """One row per recording: labels, row range, and any protocol columns the source provides."""
+        rows = []
+        for r in self.recordings:
+            d = {"key": r.key, "filename": r.filename, "user": r.user, "session": r.session, "stage": r.stage,
+                 "side": r.side, "start": r.start, "stop": r.stop, "sample_rate": r.sample_rate}
+            d.update({k: v for k, v in r.extra.items() if k not in ("num_channels", "num_joints")})
+            rows.append(d)
+        return pd.DataFrame(rows)
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "root": str(self.root)}
+
+    def by_key(self) -> dict[str, Recording]:
+        return {r.key: r for r in self.recordings}
+
+
+class Emg2PoseSource(DatasetSource):
+    """emg2pose folder: metadata.csv + one HDF5 file per (session, stage, hand)."""
+
+    kind = "emg2pose"
+
+    def _list_recordings(self) -> list[Recording]:
+        from emgaug.data.emg2pose import list_recordings, load_metadata
+
+        return list_recordings(self.root, load_metadata(self.root))
+
+    def reader(self, rec: Recording) -> RecordingReader:
+        from emgaug.data.emg2pose import Emg2PoseReader
+
+        return Emg2PoseReader(rec.path)
+
+
+def detect_kind(root: Path) -> str:
+    """Guess a folder's dataset kind from its contents."""
+    if (root / "metadata.csv").is_file():
+        return "emg2pose"
+    if any(root.glob("S*_A1_E1.mat")):
+        return "ninapro_db1"
+    if any(root.glob("Participant*/train/EMG")):
+        return "3dc"
+    raise EmgaugError(
+        f"{root}: cannot tell the dataset kind (no metadata.csv, S*_A1_E1.mat or Participant*/); pass --kind or check the path"
+    )
+
+
+def open_source(root: str | Path, kind: str = "auto") -> DatasetSource:
+    """Open the dataset at `root` as a source of the given kind ('auto' detects it)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise EmgaugError(f"{root}: dataset folder not found; pass an existing folder (or run `emgaug simulate`)")
+    if kind == "auto":
+        kind = detect_kind(root)
+    if kind not in SOURCE_KINDS:
+        raise EmgaugError(f"unknown dataset kind '{kind}'; choose one of {', '.join(SOURCE_KINDS)}")
+    module, cls = SOURCE_KINDS[kind].split(":")
+    return getattr(importlib.import_module(module), cls)(root)
