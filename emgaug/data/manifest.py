@@ -68,8 +68,8 @@ class Manifest:
         return write_json_atomic(path, self.to_dict())
 
 
-def load_manifest(path: str | Path) -> Manifest:
-    """Read a manifest written by `emgaug split`, with a one-line error for anything malformed."""
+def load_manifest(path: str | Path, verify: bool = True) -> Manifest:
+    """Read a manifest written by `emgaug split` and re-assert its leakage checks (one-line errors)."""
     path = Path(path)
     if not path.is_file():
         raise EmgaugError(f"{path}: manifest not found; create one with `emgaug split`")
@@ -80,5 +80,10 @@ def load_manifest(path: str | Path) -> Manifest:
     for k in ("protocol", "seed", "source", "splits"):
         if k not in d:
             raise EmgaugError(f"{path}: manifest lacks '{k}'; re-create it with `emgaug split`")
-    return Manifest(protocol=d["protocol"], seed=int(d["seed"]), source=d["source"], splits=d["splits"],
-                    params=d.get("params", {}), counts=d.get("counts", {}), code_version=d.get("code_version", ""), path=path)
+    m = Manifest(protocol=d["protocol"], seed=int(d["seed"]), source=d["source"], splits=d["splits"],
+                 params=d.get("params", {}), counts=d.get("counts", {}), code_version=d.get("code_version", ""), path=path)
+    if verify:
+        from emgaug.data.splits import verify_manifest  # splits builds on this module
+
+        verify_manifest(m)
+    return m

@@ -1,0 +1,274 @@
+"""Split protocols (sample-wise, cross-subject, cross-session, cross user+stage) and the leakage check.
+
+Each protocol assigns row ranges of the source's recordings to train / val / test and returns a `Manifest`.
+`verify_manifest` asserts, from the entries themselves, that the protocol's disjointness holds.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from emgaug.data.manifest import SPLITS, Manifest
+from emgaug.data.recording import Recording
+from emgaug.data.source import DatasetSource
+from emgaug.errors import EmgaugError
+from emgaug.provenance import code_version
+
+PROTOCOLS = ("sample-wise", "cross-subject", "cross-session", "cross-user-stage")
+TRUE_STRINGS = {"true", "1", "yes", "t", "y"}
+
+
+def _truthy(v: Any) -> bool:
+    return str(v).strip().lower() in TRUE_STRINGS
+
+
+def _entry(rec: Recording, start: int, stop: int) -> dict[str, Any]:
+    return {"key": rec.key, "filename": rec.filename, "user": rec.user, "session": rec.session, "stage": rec.stage,
+            "side": rec.side, "start": int(start), "stop": int(stop),
+            "start_s": round((start - rec.start) / rec.sample_rate, 6), "stop_s": round((stop - rec.start) / rec.sample_rate, 6)}
+
+
+def _whole(recs: Iterable[Recording]) -> list[dict[str, Any]]:
+    return [_entry(r, r.start, r.stop) for r in recs]
+
+
+def _pick(items: list, frac: float, rng: np.random.Generator, minimum: int = 1) -> set:
+    """A seeded subset of `items`: round(frac * n) of them, at least `minimum`, never all."""
+    items = sorted(items)
+    k = min(len(items) - 1, max(minimum, int(round(frac * len(items)))))
+    return set(rng.permutation(np.array(items, dtype=object))[:k].tolist()) if k > 0 else set()
+
+
+def _val_from_train(train: list[Recording], frac: float, rng: np.random.Generator) -> tuple[list[Recording], list[Recording]]:
+    """Move a seeded `frac` of whole training recordings to val (used where the protocol has no natural val group)."""
+    keys = _pick([r.key for r in train], frac, rng)
+    return [r for r in train if r.key not in keys], [r for r in train if r.key in keys]
+
+
+def sample_wise(recs: list[Recording], rng: np.random.Generator, val_frac: float, test_frac: float,
+                block_rows: int, gap_rows: int) -> dict[str, list[dict]]:
+    """Cut each recording into contiguous blocks, assign blocks to splits at random (seeded), and leave a gap
+    of `gap_rows` between neighbouring blocks of different splits so overlapping windows never straddle them."""
+    blocks = []  # (rec index, start, stop)
+    for i, r in enumerate(recs):
+        nb = max(1, r.num_rows // max(1, block_rows))
+        edges = np.linspace(r.start, r.stop, nb + 1).astype(np.int64)
+        blocks += [(i, int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+    if len(blocks) < 3:
+        raise EmgaugError("sample-wise split needs at least 3 blocks of data; use a smaller --block-s")
+    order = rng.permutation(len(blocks))
+    n_test = max(1, int(round(test_frac * len(blocks))))
+    n_val = max(1, int(round(val_frac * len(blocks))))
+    assign = np.empty(len(blocks), dtype=object)
+    assign[order[:n_test]] = "test"
+    assign[order[n_test:n_test + n_val]] = "val"
+    assign[order[n_test + n_val:]] = "train"
+    by_rec: dict[int, list[tuple[str, int, int]]] = defaultdict(list)
+    for (i, a, b), s in zip(blocks, assign):
+        by_rec[i].append((s, a, b))
+    out: dict[str, list[dict]] = {s: [] for s in SPLITS}
+    half = gap_rows // 2
+    for i, parts in by_rec.items():
+        runs: list[list] = []  # merge neighbouring blocks of the same split
+        for s, a, b in parts:
+            if runs and runs[-1][0] == s:
+                runs[-1][2] = b
+            else:
+                runs.append([s, a, b])
+        for k, (s, a, b) in enumerate(runs):
+            if k > 0:
+                a += gap_rows - half
+            if k < len(runs) - 1:
+                b -= half
+            if b > a:
+                out[s].append(_entry(recs[i], a, b))
+    return out
+
+
+def cross_subject(recs: list[Recording], rng: np.random.Generator, val_frac: float, test_frac: float,
+                  use_columns: bool) -> tuple[dict[str, list[dict]], dict[str, Any]]:
+    """Users disjoint across train / val / test. emg2pose's held_out_user column picks test users when present."""
+    users = sorted({r.user for r in recs})
+    info: dict[str, Any] = {}
+    if use_columns and _has_column(recs, "held_out_user"):
+        test_users = {r.user for r in recs if _truthy(r.extra["held_out_user"])}
+        stage_held = _has_column(recs, "held_out_stage")
+        pool = [r for r in recs if not (stage_held and _truthy(r.extra["held_out_stage"]))]
+        info["rule"] = "test users from metadata held_out_user; held-out stages excluded"
+    else:
+        if len(users) < 3:
+            raise EmgaugError(f"cross-subject needs at least 3 users for train/val/test, the data has {len(users)}")
+        test_users = _pick(users, test_frac, rng)
+        pool = recs
+        info["rule"] = f"seeded: {len(test_users)} of {len(users)} users held out for test"
+    rest = sorted({r.user for r in pool} - test_users)
+    if len(rest) >= 2:
+        val_users = _pick(rest, val_frac, rng)
+        train = [r for r in pool if r.user not in test_users | val_users]
+        val = [r for r in pool if r.user in val_users]
+    else:
+        train, val = _val_from_train([r for r in pool if r.user not in test_users], val_frac, rng)
+    test = [r for r in pool if r.user in test_users]
+    return {"train": _whole(train), "val": _whole(val), "test": _whole(test)}, info
+
+
+def cross_session(recs: list[Recording], rng: np.random.Generator, val_frac: float) -> tuple[dict[str, list[dict]], dict[str, Any]]:
+    """Within each user, sessions disjoint: the last session is test, the one before val (when a user has 3 or
+    more), earlier sessions train. Users with a single session cannot be split and are left out (counted)."""
+    by_user: dict[str, list[str]] = defaultdict(list)
+    for r in recs:
+        if r.session not in by_user[r.user]:
+            by_user[r.user].append(r.session)
+    roles: dict[tuple[str, str], str] = {}
+    skipped = []
+    for u, sessions in by_user.items():
+        sessions = sorted(sessions)
+        if len(sessions) < 2:
+            skipped.append(u)
+            continue
+        roles[(u, sessions[-1])] = "test"
+        if len(sessions) >= 3:
+            roles[(u, sessions[-2])] = "val"
+        for s in sessions[:-2 if len(sessions) >= 3 else -1]:
+            roles[(u, s)] = "train"
+    if not roles:
+        raise EmgaugError("cross-session needs users with at least 2 sessions; every user here has one")
+    split: dict[str, list[Recording]] = {s: [] for s in SPLITS}
+    for r in recs:
+        role = roles.get((r.user, r.session))
+        if role:
+            split[role].append(r)
+    if not split["val"]:
+        split["train"], split["val"] = _val_from_train(split["train"], val_frac, rng)
+    return {k: _whole(v) for k, v in split.items()}, {"rule": "last session per user = test, previous = val",
+                                                     "users_without_second_session": skipped}
+
+
+def cross_user_stage(recs: list[Recording], rng: np.random.Generator, val_frac: float, test_frac: float,
+                     stage_frac: float, use_columns: bool) -> tuple[dict[str, list[dict]], dict[str, Any]]:
+    """Users AND stages disjoint between train and test (emg2pose's user_stage generalisation). Recordings of a
+    held-out user on a seen stage, or a seen user on a held-out stage, belong to neither and are excluded."""
+    if use_columns and _has_column(recs, "held_out_user") and _has_column(recs, "held_out_stage"):
+        test_users = {r.user for r in recs if _truthy(r.extra["held_out_user"])}
+        test_stages = {r.stage for r in recs if _truthy(r.extra["held_out_stage"])}
+        rule = "held-out users and stages from metadata columns"
+    else:
+        users = sorted({r.user for r in recs})
+        stages = sorted({r.stage for r in recs})
+        if len(users) < 2 or len(stages) < 2:
+            raise EmgaugError("cross-user-stage needs at least 2 users and 2 stages")
+        test_users = _pick(users, test_frac, rng)
+        test_stages = _pick(stages, stage_frac, rng)
+        rule = f"seeded: {len(test_users)} users x {len(test_stages)} stages held out"
+    train_pool = [r for r in recs if r.user not in test_users and r.stage not in test_stages]
+    test = [r for r in recs if r.user in test_users and r.stage in test_stages]
+    train, val = _val_from_train(train_pool, val_frac, rng)
+    excluded = len(recs) - len(train_pool) - len(test)
+    return ({"train": _whole(train), "val": _whole(val), "test": _whole(test)},
+            {"rule": rule, "test_users": sorted(test_users), "test_stages": sorted(test_stages), "excluded_recordings": excluded})
+
+
+def _has_column(recs: list[Recording], col: str) -> bool:
+    return all(col in r.extra and str(r.extra[col]).strip() != "" for r in recs)
+
+
+def make_split(source: DatasetSource, protocol: str, seed: int = 0, val_frac: float = 0.1, test_frac: float = 0.2,
+               stage_frac: float = 0.25, block_s: float = 10.0, gap_s: float = 1.0, use_metadata_columns: bool = True,
+               users: Iterable[str] | None = None, stages: Iterable[str] | None = None) -> Manifest:
+    """Build and verify a split manifest for `protocol` over `source` (optionally restricted to users/stages)."""
+    if protocol not in PROTOCOLS:
+        raise EmgaugError(f"unknown protocol '{protocol}'; choose one of {', '.join(PROTOCOLS)}")
+    recs = source.recordings
+    if users:
+        users = set(users)
+        recs = [r for r in recs if r.user in users]
+    if stages:
+        stages = set(stages)
+        recs = [r for r in recs if r.stage in stages]
+    if not recs:
+        raise EmgaugError(f"{source.root}: no recordings left after the user/stage filters; check the names")
+    rng = np.random.default_rng(seed)
+    sr = source.sample_rate
+    params: dict[str, Any] = {"val_frac": val_frac, "test_frac": test_frac, "use_metadata_columns": use_metadata_columns,
+                              "users": sorted(users) if users else None, "stages": sorted(stages) if stages else None}
+    if protocol == "sample-wise":
+        splits = sample_wise(recs, rng, val_frac, test_frac, int(block_s * sr), int(gap_s * sr))
+        params.update(block_s=block_s, gap_s=gap_s, gap_rows=int(gap_s * sr))
+        info = {"rule": "random contiguous blocks per recording with gaps between splits"}
+    elif protocol == "cross-subject":
+        splits, info = cross_subject(recs, rng, val_frac, test_frac, use_metadata_columns)
+    elif protocol == "cross-session":
+        splits, info = cross_session(recs, rng, val_frac)
+    else:
+        params["stage_frac"] = stage_frac
+        splits, info = cross_user_stage(recs, rng, val_frac, test_frac, stage_frac, use_metadata_columns)
+    params["rule"] = info
+    m = Manifest(protocol=protocol, seed=seed, source=source.describe(), splits=splits, params=params,
+                 counts=split_counts(splits, sr), code_version=code_version())
+    verify_manifest(m)
+    return m
+
+
+def split_counts(splits: dict[str, list[dict]], sample_rate: float) -> dict[str, dict[str, Any]]:
+    out = {}
+    for s, entries in splits.items():
+        rows = sum(e["stop"] - e["start"] for e in entries)
+        out[s] = {"ranges": len(entries), "files": len({e["filename"] for e in entries}),
+                  "users": len({e["user"] for e in entries}), "sessions": len({(e["user"], e["session"]) for e in entries}),
+                  "stages": len({e["stage"] for e in entries}), "rows": rows, "seconds": round(rows / sample_rate, 3)}
+    return out
+
+
+def verify_manifest(m: Manifest) -> None:
+    """Assert the manifest's splits are non-empty and do not leak under its protocol; raise EmgaugError if they do."""
+    where = str(m.path) if m.path else f"{m.protocol} split"
+    for s in SPLITS:
+        if not m.splits.get(s):
+            raise EmgaugError(f"{where}: the '{s}' split is empty; change the fractions/seed or use a dataset with more "
+                              "users, sessions or stages")
+    ranges: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
+    for s in SPLITS:
+        for e in m.splits[s]:
+            if e["stop"] <= e["start"]:
+                raise EmgaugError(f"{where}: empty row range {e['key']} {e['start']}:{e['stop']} in '{s}'; re-run `emgaug split`")
+            ranges[e["filename"]].append((e["start"], e["stop"], s))
+    gap = int(m.params.get("gap_rows", 0))
+    for fname, rs in ranges.items():
+        rs.sort()
+        for (a0, b0, s0), (a1, b1, s1) in zip(rs, rs[1:]):
+            if a1 < b0:
+                raise EmgaugError(f"{where}: leakage: rows {a0}:{b0} ({s0}) and {a1}:{b1} ({s1}) of {fname} overlap")
+            if s0 != s1 and a1 - b0 < gap:
+                raise EmgaugError(f"{where}: leakage: only {a1 - b0} rows between {s0} and {s1} in {fname}, gap must be {gap}")
+    def groups(split: str, fields: tuple[str, ...]) -> set:
+        return {tuple(e[f] for f in fields) for e in m.splits[split]}
+
+    # which group fields must be disjoint between which splits (val may share users with train only where the
+    # data had too few users for a user-disjoint val group; it never shares them with test)
+    checks = {"cross-subject": [(("user",), ("train", "test")), (("user",), ("val", "test"))],
+              "cross-session": [(("user", "session"), ("train", "test")), (("user", "session"), ("val", "test"))],
+              "cross-user-stage": [(("user",), ("train", "test")), (("stage",), ("train", "test"))]}.get(m.protocol, [])
+    for fields, (a, b) in checks:
+        both = groups(a, fields) & groups(b, fields)
+        if both:
+            raise EmgaugError(f"{where}: leakage: {'/'.join(fields)} {sorted(both)[0]} is in both {a} and {b} "
+                              f"under {m.protocol}; re-run `emgaug split`")
+
+
+def manifest_table_rows(m: Manifest) -> list[list[str]]:
+    """Rows for the summary table: split, ranges, files, users, sessions, stages, seconds."""
+    rows = []
+    for s in SPLITS:
+        c = m.counts.get(s, {})
+        rows.append([s, str(c.get("ranges", 0)), str(c.get("files", 0)), str(c.get("users", 0)), str(c.get("sessions", 0)),
+                     str(c.get("stages", 0)), f"{c.get('seconds', 0):.1f}"])
+    return rows
+
+
+def frame_of_entries(m: Manifest) -> pd.DataFrame:
+    """All manifest entries as one DataFrame with a 'split' column."""
+    return pd.DataFrame([dict(e, split=s) for s in SPLITS for e in m.splits.get(s, [])])
