@@ -51,7 +51,7 @@ class FileTable:
     runs: np.ndarray  # (R, 4) int64: start, stop, restimulus, rerepetition of each contiguous label run
 
 
-_data: "OrderedDict[str, tuple[np.ndarray, np.ndarray]]" = OrderedDict()
+_data: "OrderedDict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]]" = OrderedDict()  # keyed by (path, size, mtime)
 _tables: dict[tuple[str, int, int], FileTable] = {}
 _owner_pid: int | None = None
 
@@ -142,19 +142,21 @@ def label_runs(stim: np.ndarray, rep: np.ndarray) -> np.ndarray:
 def _load(path: str) -> tuple[np.ndarray, np.ndarray]:
     """(emg, glove) float32 of `path`, loaded once per process and kept in a small LRU cache."""
     _own_caches()
-    hit = _data.get(path)
+    key = _stat_key(path)
+    hit = _data.get(key)
     if hit is not None:
-        _data.move_to_end(path)
+        _data.move_to_end(key)
         return hit
-    _parse_file(path)
-    return _data[path]
+    _parse_file(path, key)
+    return _data[key]
 
 
 def _file_table(path: str) -> FileTable:
     """The label-run table of `path`, computed once per process (and again only if the file changes)."""
     _own_caches()
-    table = _tables.get(_stat_key(path))
-    return table if table is not None else _parse_file(path)
+    key = _stat_key(path)
+    table = _tables.get(key)
+    return table if table is not None else _parse_file(path, key)
 
 
 def _stat_key(path: str) -> tuple[str, int, int]:
@@ -165,15 +167,14 @@ def _stat_key(path: str) -> tuple[str, int, int]:
     return (path, st.st_size, st.st_mtime_ns)
 
 
-def _parse_file(path: str) -> FileTable:
-    """Load and validate `path`; cache its arrays (LRU) and its label-run table."""
-    key = _stat_key(path)
+def _parse_file(path: str, key: tuple[str, int, int]) -> FileTable:
+    """Load and validate `path`; cache its arrays (LRU) and its label-run table under its stat `key`."""
     emg, glove, stim, rep, rate = _validate(path, _load_mat(path))
     table = FileTable(num_rows=len(emg), num_channels=emg.shape[1], num_joints=glove.shape[1], file_rate=rate,
                       runs=label_runs(stim, rep))
     _tables[key] = table
-    _data[path] = (emg, glove)
-    _data.move_to_end(path)
+    _data[key] = (emg, glove)
+    _data.move_to_end(key)
     while len(_data) > _CACHE_FILES:
         _data.popitem(last=False)
     return table

@@ -31,7 +31,7 @@ PARTICIPANT_PATTERN = re.compile(r"^Participant(\d+)$")
 SIDE = "right"
 _CACHE_BYTES = 256 * 2**20  # parsed float32 arrays kept per process
 
-_data: "OrderedDict[str, np.ndarray]" = OrderedDict()
+_data: "OrderedDict[tuple[str, int, int], np.ndarray]" = OrderedDict()  # keyed by (path, size, mtime)
 _cached_bytes = 0
 _shapes: dict[tuple[str, int, int], tuple[int, int]] = {}
 _owner_pid: int | None = None
@@ -87,13 +87,14 @@ def _load(path: str) -> np.ndarray:
     """Parsed EMG of `path`, once per process, in an LRU cache bounded by bytes."""
     global _cached_bytes
     _own_caches()
-    hit = _data.get(path)
+    key = _stat_key(path)
+    hit = _data.get(key)
     if hit is not None:
-        _data.move_to_end(path)
+        _data.move_to_end(key)
         return hit
     emg = parse_emg_file(path)
-    _shapes[_stat_key(path)] = emg.shape
-    _data[path] = emg
+    _shapes[key] = emg.shape
+    _data[key] = emg
     _cached_bytes += emg.nbytes
     while _cached_bytes > _CACHE_BYTES and len(_data) > 1:
         _, old = _data.popitem(last=False)
