@@ -1,0 +1,318 @@
+"""Write and read synthetic EMG sets as hive-partitioned Parquet datasets (one folder per stage).
+
+The writer streams row groups as batches arrive (memory stays flat) inside an atomic temporary folder,
+so an interrupted run never leaves a dataset under the final name. The readers give back the same
+windowed arrays the real-data `WindowDataset` produces, in raw (denormalised) units.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from emgaug.atomic import atomic_path, write_json_atomic
+from emgaug.errors import EmgaugError
+from emgaug.synthesis.schema import (
+    ARRAY_COLUMNS, LABEL_COLUMNS, METADATA_FILE, METADATA_KEY, PART_NAME, PARTITION_KEY, SCHEMA_VERSION,
+    arrow_schema, json_default,
+)
+
+REQUIRED_LABELS = ("stage", "user", "session", "side", "filename", "split", "start", "stop", "sample_index", "window_index")
+
+
+def partition_dir(stage: str) -> str:
+    """Hive partition folder name of a stage; URL-quoted so any stage name is a safe path segment."""
+    return f"{PARTITION_KEY}={urllib.parse.quote(str(stage), safe='')}"
+
+
+class SyntheticWriter:
+    """Context manager that streams synthetic windows into `final_dir` (a Parquet dataset, stage-partitioned).
+
+    Rows are buffered per stage and written as row groups of about `row_group_bytes`; at most
+    `max_buffer_bytes` are held at any time. The dataset appears under `final_dir` only on a clean exit.
+    """
+
+    def __init__(self, final_dir: str | Path, *, emg_shape: tuple[int, int], angle_shape: tuple[int, int],
+                 metadata: Mapping[str, Any], row_group_bytes: int = 32 << 20, max_buffer_bytes: int = 256 << 20,
+                 compression: str = "zstd"):
+        self.final_dir = Path(final_dir)
+        self.emg_shape = (int(emg_shape[0]), int(emg_shape[1]))
+        self.angle_shape = (int(angle_shape[0]), int(angle_shape[1]))
+        self.metadata = {**dict(metadata), "schema_version": SCHEMA_VERSION, "emg_shape": list(self.emg_shape),
+                         "angle_shape": list(self.angle_shape), "array_layout": "row-major, flattened fixed_size_list"}
+        self.schema = arrow_schema(self.emg_shape, self.angle_shape, self.metadata)
+        C, T = self.emg_shape
+        J, Ta = self.angle_shape
+        row_bytes = 4 * (C * T + J * Ta) + Ta + 128
+        self.rows_per_group = max(1, row_group_bytes // row_bytes)
+        self.max_buffer_rows = max(self.rows_per_group, max_buffer_bytes // row_bytes)
+        self.compression = compression
+        self._buffers: dict[str, list[pa.Table]] = {}
+        self._buffered: dict[str, int] = {}
+        self._writers: dict[str, pq.ParquetWriter] = {}
+        self._rows_per_stage: dict[str, int] = {}
+        self._next_row = 0
+        self._ctx = None
+        self.tmp_dir: Path | None = None
+
+    # context management -------------------------------------------------------------------------
+    def __enter__(self) -> "SyntheticWriter":
+        self._ctx = atomic_path(self.final_dir, is_dir=True)
+        self.tmp_dir = self._ctx.__enter__()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        assert self._ctx is not None, "SyntheticWriter used outside `with`"
+        if exc_type is None:
+            try:
+                self._finish()
+            except BaseException as e:
+                self._close_quietly()
+                self._ctx.__exit__(type(e), e, e.__traceback__)  # removes the temporary folder
+                raise
+            self._ctx.__exit__(None, None, None)  # renames onto the final name
+            return False
+        self._close_quietly()
+        return bool(self._ctx.__exit__(exc_type, exc, tb))
+
+    @property
+    def num_rows(self) -> int:
+        return self._next_row
+
+    # writing ------------------------------------------------------------------------------------
+    def write_batch(self, emg: np.ndarray, angles: np.ndarray, labels: pd.DataFrame | Mapping[str, Any],
+                    angle_mask: np.ndarray | None = None) -> None:
+        """Append n windows: emg (n, C, T), angles (n, J, Ta), labels with REQUIRED_LABELS (n rows each)."""
+        if self.tmp_dir is None:
+            raise RuntimeError("SyntheticWriter.write_batch called outside `with SyntheticWriter(...)`")
+        emg = np.ascontiguousarray(emg, dtype=np.float32)
+        angles = np.ascontiguousarray(angles, dtype=np.float32)
+        n = emg.shape[0]
+        if emg.shape[1:] != self.emg_shape or angles.shape != (n, *self.angle_shape):
+            raise ValueError(f"batch shapes emg {emg.shape} / angles {angles.shape} do not match the set's "
+                             f"(n, {self.emg_shape}) / (n, {self.angle_shape})")
+        if angle_mask is None:
+            angle_mask = np.ones((n, self.angle_shape[1]), dtype=bool)
+        angle_mask = np.ascontiguousarray(angle_mask, dtype=bool)
+        cols = self._label_columns(labels, n)
+        cols["emg"] = pa.FixedSizeListArray.from_arrays(pa.array(emg.reshape(-1)), self.emg_shape[0] * self.emg_shape[1])
+        cols["angles"] = pa.FixedSizeListArray.from_arrays(pa.array(angles.reshape(-1)),
+                                                           self.angle_shape[0] * self.angle_shape[1])
+        cols["angle_mask"] = pa.FixedSizeListArray.from_arrays(pa.array(angle_mask.reshape(-1)), self.angle_shape[1])
+        stages = np.asarray(cols.pop("stage"), dtype=object)
+        table = pa.Table.from_pydict({k: cols[k] for k in (*LABEL_COLUMNS, *ARRAY_COLUMNS)}, schema=self.schema)
+        for stage in dict.fromkeys(stages.tolist()):  # first-seen order
+            rows = np.flatnonzero(stages == stage)
+            part = table if len(rows) == n else table.take(pa.array(rows))
+            self._buffers.setdefault(stage, []).append(part)
+            self._buffered[stage] = self._buffered.get(stage, 0) + len(rows)
+            self._rows_per_stage[stage] = self._rows_per_stage.get(stage, 0) + len(rows)
+            if self._buffered[stage] >= self.rows_per_group:
+                self._flush(stage, full_groups_only=True)
+        while sum(self._buffered.values()) > self.max_buffer_rows:
+            self._flush(max(self._buffered, key=self._buffered.get), full_groups_only=False)
+
+    def _label_columns(self, labels: pd.DataFrame | Mapping[str, Any], n: int) -> dict[str, Any]:
+        get = labels.__getitem__
+        have = set(labels.columns) if isinstance(labels, pd.DataFrame) else set(labels)
+        missing = [c for c in REQUIRED_LABELS if c not in have]
+        if missing:
+            raise ValueError(f"labels lack column(s) {missing}; need {REQUIRED_LABELS}")
+        cols: dict[str, Any] = {}
+        for c in ("stage", "user", "session", "side", "filename", "split"):
+            cols[c] = [str(v) for v in np.asarray(get(c), dtype=object)]
+        for c in ("start", "stop", "window_index"):
+            cols[c] = np.asarray(get(c), dtype=np.int64)
+        cols["sample_index"] = np.asarray(get("sample_index"), dtype=np.int32)
+        sr = float(self.metadata.get("sample_rate", np.nan))
+        cols["sample_rate"] = np.asarray(get("sample_rate"), dtype=np.float64) if "sample_rate" in have else np.full(n, sr)
+        cols["valid_samples"] = (np.asarray(get("valid_samples"), dtype=np.int32) if "valid_samples" in have
+                                 else np.full(n, self.emg_shape[1], dtype=np.int32))
+        cols["start_s"] = cols["start"] / cols["sample_rate"]
+        cols["stop_s"] = cols["stop"] / cols["sample_rate"]
+        for c in ("model_name", "checkpoint_sha256"):
+            cols[c] = ([str(v) for v in np.asarray(get(c), dtype=object)] if c in have
+                       else [str(self.metadata.get(c, ""))] * n)
+        cols["row_id"] = np.arange(self._next_row, self._next_row + n, dtype=np.int64)
+        self._next_row += n
+        for c, v in cols.items():
+            if len(v) != n:
+                raise ValueError(f"labels column {c!r} has {len(v)} rows, batch has {n}")
+        return cols
+
+    def _flush(self, stage: str, full_groups_only: bool) -> None:
+        pieces = self._buffers.get(stage)
+        if not pieces:
+            return
+        table = pa.concat_tables(pieces)
+        keep = table.num_rows % self.rows_per_group if full_groups_only else 0
+        out = table.slice(0, table.num_rows - keep)
+        if out.num_rows:
+            self._writer(stage).write_table(out, row_group_size=self.rows_per_group)
+        self._buffers[stage] = [table.slice(table.num_rows - keep)] if keep else []
+        self._buffered[stage] = keep
+
+    def _writer(self, stage: str) -> pq.ParquetWriter:
+        w = self._writers.get(stage)
+        if w is None:
+            folder = self.tmp_dir / partition_dir(stage)
+            folder.mkdir(parents=True, exist_ok=True)
+            w = self._writers[stage] = pq.ParquetWriter(
+                folder / PART_NAME, self.schema, compression=self.compression, use_dictionary=list(
+                    c for c in LABEL_COLUMNS if self.schema.field(c).type == pa.string()),
+                use_byte_stream_split=["emg.list.element", "angles.list.element"],
+                write_statistics=["row_id", "window_index", "sample_index", "start", "stop"],
+            )
+        return w
+
+    def _finish(self) -> None:
+        for stage in list(self._buffers):
+            self._flush(stage, full_groups_only=False)
+        for w in self._writers.values():
+            w.close()
+        self._writers.clear()
+        meta = {**self.metadata, "num_rows": self._next_row,
+                "rows_per_stage": dict(sorted(self._rows_per_stage.items())),
+                "partitions": {s: f"{partition_dir(s)}/{PART_NAME}" for s in sorted(self._rows_per_stage)}}
+        write_json_atomic(self.tmp_dir / METADATA_FILE, json.loads(json.dumps(meta, default=json_default)))
+
+    def _close_quietly(self) -> None:
+        for w in self._writers.values():
+            try:
+                w.close()
+            except Exception:  # noqa: BLE001 - the temporary folder is removed next anyway
+                pass
+        self._writers.clear()
+        self._buffers.clear()
+
+
+# reading ------------------------------------------------------------------------------------------
+@dataclass
+class SyntheticSet:
+    """A synthetic set in memory: raw-unit arrays in generation order plus one label row per window."""
+
+    emg: np.ndarray  # float32 (N, C, T)
+    angles: np.ndarray  # float32 (N, J, Ta)
+    angle_mask: np.ndarray  # bool (N, Ta)
+    labels: pd.DataFrame
+    metadata: dict[str, Any]
+
+    def __len__(self) -> int:
+        return len(self.emg)
+
+    @property
+    def emg_mask(self) -> np.ndarray:
+        """bool (N, T): false on samples that were padding in the conditioning window."""
+        T = self.emg.shape[2]
+        return np.arange(T)[None, :] < self.labels["valid_samples"].to_numpy()[:, None]
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """Provenance and shapes of a synthetic set (root JSON, else the first part file's schema metadata)."""
+    path = Path(path)
+    if not path.is_dir():
+        raise EmgaugError(f"{path}: synthetic set not found; pass the folder written by `emgaug synthesize`")
+    meta_file = path / METADATA_FILE
+    if meta_file.is_file():
+        meta = json.loads(meta_file.read_text())
+    else:
+        parts = part_files(path)
+        if not parts:
+            raise EmgaugError(f"{path}: not an emgaug synthetic set (no {METADATA_FILE}, no stage=*/ parts); "
+                              "re-run `emgaug synthesize`")
+        raw = (pq.read_schema(parts[0][1]).metadata or {}).get(METADATA_KEY)
+        if raw is None:
+            raise EmgaugError(f"{parts[0][1]}: Parquet file carries no emgaug metadata; it was not written by emgaug")
+        meta = json.loads(raw)
+    if int(meta.get("schema_version", 0)) > SCHEMA_VERSION:
+        raise EmgaugError(f"{path}: written with schema version {meta['schema_version']} (this emgaug reads "
+                          f"<= {SCHEMA_VERSION}); upgrade emgaug")
+    return meta
+
+
+def part_files(path: str | Path) -> list[tuple[str, Path]]:
+    """(stage, file) for every part file, in sorted partition order."""
+    out = []
+    for f in sorted(Path(path).glob(f"{PARTITION_KEY}=*/*.parquet")):
+        out.append((urllib.parse.unquote(f.parent.name.split("=", 1)[1]), f))
+    return out
+
+
+def _fixed_list_to_numpy(col: pa.ChunkedArray | pa.Array, shape: tuple[int, ...], dtype) -> np.ndarray:
+    if isinstance(col, pa.ChunkedArray):
+        chunks = [c.flatten().to_numpy(zero_copy_only=False) for c in col.chunks]
+        flat = np.concatenate(chunks) if chunks else np.zeros(0, dtype=dtype)
+    else:
+        flat = col.flatten().to_numpy(zero_copy_only=False)
+    return flat.astype(dtype, copy=False).reshape(-1, *shape)
+
+
+def _labels_frame(batch: pa.Table | pa.RecordBatch, stage: str) -> pd.DataFrame:
+    df = batch.select([c for c in LABEL_COLUMNS if c in batch.schema.names]).to_pandas()
+    df.insert(0, "stage", stage)
+    return df
+
+
+def _shapes(meta: dict[str, Any]) -> tuple[tuple[int, int], tuple[int, int]]:
+    C, T = meta["emg_shape"]
+    J, Ta = meta["angle_shape"]
+    return (int(C), int(T)), (int(J), int(Ta))
+
+
+def iter_synthetic(path: str | Path, batch_windows: int = 256, with_mask: bool = False
+                   ) -> Iterator[tuple[np.ndarray, ...]]:
+    """Stream (emg, angles, labels_df[, angle_mask]) chunks of at most `batch_windows` windows.
+
+    Order: partition by partition (sorted stage folder names), write order within each; `labels_df.row_id`
+    gives the global generation order. Memory holds one chunk (plus one Parquet row group) at a time.
+    """
+    meta = read_metadata(path)
+    (C, T), (J, Ta) = _shapes(meta)
+    for stage, f in part_files(path):
+        for batch in pq.ParquetFile(f).iter_batches(batch_size=batch_windows):
+            emg = _fixed_list_to_numpy(batch.column("emg"), (C, T), np.float32)
+            ang = _fixed_list_to_numpy(batch.column("angles"), (J, Ta), np.float32)
+            labels = _labels_frame(batch, stage)
+            if with_mask:
+                yield emg, ang, labels, _fixed_list_to_numpy(batch.column("angle_mask"), (Ta,), bool)
+            else:
+                yield emg, ang, labels
+
+
+def read_synthetic(path: str | Path, batch_windows: int = 512) -> SyntheticSet:
+    """Load a whole synthetic set in generation order (row_id); arrays are preallocated once, filled by chunks."""
+    meta = read_metadata(path)
+    (C, T), (J, Ta) = _shapes(meta)
+    parts = part_files(path)
+    row_ids = [pq.read_table(f, columns=["row_id"]).column("row_id").to_numpy() for _, f in parts]
+    all_ids = np.concatenate(row_ids) if row_ids else np.zeros(0, dtype=np.int64)
+    N = len(all_ids)
+    rank = np.empty(N, dtype=np.int64)
+    rank[np.argsort(all_ids, kind="stable")] = np.arange(N)
+    emg = np.empty((N, C, T), dtype=np.float32)
+    ang = np.empty((N, J, Ta), dtype=np.float32)
+    mask = np.empty((N, Ta), dtype=bool)
+    frames, pos = [], 0
+    for stage, f in parts:
+        for batch in pq.ParquetFile(f).iter_batches(batch_size=batch_windows):
+            dest = rank[pos:pos + batch.num_rows]
+            emg[dest] = _fixed_list_to_numpy(batch.column("emg"), (C, T), np.float32)
+            ang[dest] = _fixed_list_to_numpy(batch.column("angles"), (J, Ta), np.float32)
+            mask[dest] = _fixed_list_to_numpy(batch.column("angle_mask"), (Ta,), bool)
+            df = _labels_frame(batch, stage)
+            df.index = dest
+            frames.append(df)
+            pos += batch.num_rows
+    if frames:
+        labels = pd.concat(frames).sort_index().reset_index(drop=True)
+    else:
+        labels = pd.DataFrame({c: [] for c in ("stage", *LABEL_COLUMNS)})
+    return SyntheticSet(emg=emg, angles=ang, angle_mask=mask, labels=labels, metadata=meta)
