@@ -1,0 +1,5 @@
+"""`python -m emgaug` runs the CLI."""
+
+from emgaug.cli import main
+
+main()
