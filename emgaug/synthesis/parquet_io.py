@@ -87,6 +87,10 @@ class SyntheticWriter:
     def num_rows(self) -> int:
         return self._next_row
 
+    @property
+    def rows_per_stage(self) -> dict[str, int]:
+        return dict(self._rows_per_stage)
+
     # writing ------------------------------------------------------------------------------------
     def write_batch(self, emg: np.ndarray, angles: np.ndarray, labels: pd.DataFrame | Mapping[str, Any],
                     angle_mask: np.ndarray | None = None) -> None:

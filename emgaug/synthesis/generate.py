@@ -1,0 +1,247 @@
+"""Checkpoint + angle sequences -> synthetic EMG set on disk (Parquet, see docs/synthetic_schema.md).
+
+Angle windows come from a split of a manifest (the training split by default; test only with an explicit
+leak flag) or from a kinematics-only file. Windows are read from disk in batches, generated, denormalised
+and streamed to the writer, so memory does not grow with the size of the set.
+
+Seeding: each (batch, draw) pair gets its own CPU torch.Generator seeded from (seed, sample_index, batch index),
+so a run is reproducible bit for bit for the same seed, batch size, inputs and device; draw k of a window
+does not depend on --samples-per-window. The noise is drawn on the CPU even for CUDA models, so the random
+inputs are the same on every device (the model's arithmetic may still differ slightly between devices).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from emgaug.data.manifest import SPLITS, load_manifest
+from emgaug.data.recording import Recording
+from emgaug.data.windows import ResolvedWindow, WindowDataset
+from emgaug.errors import EmgaugError
+from emgaug.provenance import code_version, command_line, file_sha256
+from emgaug.synthesis.kinematics import open_kinematics
+from emgaug.synthesis.parquet_io import SyntheticWriter, read_metadata
+from emgaug.synthesis.schema import METADATA_FILE
+
+LEAK_FLAG = "--allow-test-leakage"
+
+
+@dataclass
+class SynthesisSummary:
+    """What a run produced, for the summary table."""
+
+    out: Path
+    rows_per_stage: dict[str, int]
+    source_windows: int
+    samples_per_window: int
+    seconds: float
+    bytes_on_disk: int
+    source_split: str
+    device: str
+    model_name: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return sum(self.rows_per_stage.values())
+
+
+def resolve_device(device: str) -> str:
+    """'auto' -> cuda when available else cpu; 'cuda' without a GPU is a clear error."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise EmgaugError("--device cuda was requested but no CUDA GPU is visible; use --device cpu or auto")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise EmgaugError(f"unknown --device '{device}'; use auto, cpu or cuda")
+    return device
+
+
+def batch_seed(seed: int, sample_index: int, batch_index: int) -> int:
+    """A 63-bit torch seed derived from (seed, draw, batch) through numpy's SeedSequence."""
+    state = np.random.SeedSequence([int(seed), int(sample_index), int(batch_index)]).generate_state(2, np.uint32)
+    return (int(state[0]) << 31) ^ int(state[1])
+
+
+def evenly_spaced(n: int, k: int | None) -> np.ndarray:
+    """Indices of k windows spread evenly over n (all of them when k is None or >= n)."""
+    if k is None or k >= n:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, k).round().astype(np.int64))
+
+
+def _filter(recs: list[Recording], stages: Sequence[str] | None, users: Sequence[str] | None, where: str) -> list[Recording]:
+    out = recs
+    if stages:
+        out = [r for r in out if r.stage in set(stages)]
+        if not out:
+            have = sorted({r.stage for r in recs})
+            raise EmgaugError(f"{where}: no recording has stage {', '.join(stages)}; available: {', '.join(have)}")
+    if users:
+        kept = [r for r in out if r.user in set(users)]
+        if not kept:
+            have = sorted({r.user for r in out})
+            raise EmgaugError(f"{where}: no recording of user {', '.join(users)} (after stage filters); available: {', '.join(have)}")
+        out = kept
+    return out
+
+
+def _test_filenames(manifest_path: Path | None) -> set[str]:
+    if manifest_path is None or not Path(manifest_path).is_file():
+        return set()
+    m = load_manifest(manifest_path)
+    return {Path(e["filename"]).stem for e in m.splits.get("test", [])}
+
+
+def _check_out(out: Path, overwrite: bool) -> None:
+    if not out.exists():
+        return
+    if not overwrite:
+        raise EmgaugError(f"{out}: already exists; pass --overwrite to replace it, or choose another --out")
+    if not out.is_dir() or not (out / METADATA_FILE).is_file():
+        raise EmgaugError(f"{out}: exists and is not an emgaug synthetic set; refusing to replace it, choose another --out")
+    read_metadata(out)
+
+
+def _select_windows(loaded, *, manifest, split, stages, users, kinematics, allow_test_conditioning):
+    """Pick the angle source; returns (source, recordings, manifest_path, source_split, split_label, inputs)."""
+    C = int(np.asarray(loaded.norm.emg_mean).shape[0])
+    J = int(np.asarray(loaded.norm.angle_mean).shape[0])
+    ckpt_manifest = Path(loaded.manifest_path) if loaded.manifest_path else None
+    if kinematics is not None:
+        src = open_kinematics(kinematics, num_channels=C, num_joints=J, sample_rate=loaded.window.sample_rate)
+        mpath = Path(manifest) if manifest is not None else ckpt_manifest
+        leaked = sorted({Path(r.filename).stem for r in src.recordings} & _test_filenames(mpath))
+        if leaked and not allow_test_conditioning:
+            raise EmgaugError(f"{kinematics}: holds test-split recording(s) of {mpath} ({', '.join(leaked[:3])}"
+                              f"{', ...' if len(leaked) > 3 else ''}); conditioning on test angles leaks the test set, "
+                              f"pass {LEAK_FLAG} only if you accept that")
+        recs = _filter(src.recordings, stages, users, str(kinematics))
+        files = sorted({Path(r.path.split("#")[0]) for r in recs})
+        inputs = {"kinematics_path": str(kinematics),
+                  "kinematics_files": {str(f): file_sha256(f) for f in files},
+                  "kinematics_test_overlap": leaked}
+        return src, recs, mpath, "kinematics_file", "kinematics", inputs
+    if split not in SPLITS:
+        raise EmgaugError(f"unknown --split '{split}'; use one of {', '.join(SPLITS)}")
+    mpath = Path(manifest) if manifest is not None else ckpt_manifest
+    if mpath is None:
+        raise EmgaugError("the checkpoint records no manifest; pass --manifest (the split manifest used for training)")
+    if split == "test" and not allow_test_conditioning:
+        raise EmgaugError(f"{mpath}: refusing to condition on test-split angles (synthetic data built on them leaks the "
+                          f"test set into GR/MR benchmarks); use --split train, or pass {LEAK_FLAG} to accept the leak")
+    m = load_manifest(mpath)
+    recs = _filter(m.recordings(split), stages, users, f"{mpath} ({split} split)")
+    return m.data_source, recs, mpath, split, split, {"manifest_sha256": file_sha256(mpath)}
+
+
+def synthesize_set(checkpoint: str | Path, out: str | Path, *, manifest: str | Path | None = None, split: str = "train",
+                   stages: Sequence[str] | None = None, users: Sequence[str] | None = None,
+                   kinematics: str | Path | None = None, samples_per_window: int = 1, seed: int = 0,
+                   device: str = "auto", batch_size: int = 64, max_windows: int | None = None,
+                   allow_test_conditioning: bool = False, stride_s: float | None = None, overwrite: bool = False,
+                   on_progress: Callable[[int, int], None] | None = None,
+                   summary: list[SynthesisSummary] | None = None) -> Path:
+    """Generate a synthetic set from `checkpoint` into the Parquet dataset folder `out`; returns `out`.
+
+    `on_progress(done_rows, total_rows)` is called after each batch; a `summary` list receives the run summary.
+    """
+    from emgaug.training.checkpoint import load_generator
+
+    t0 = time.perf_counter()
+    checkpoint, out = Path(checkpoint), Path(out)
+    if samples_per_window < 1:
+        raise EmgaugError(f"--samples-per-window must be >= 1, got {samples_per_window}")
+    if batch_size < 1:
+        raise EmgaugError(f"--batch-size must be >= 1, got {batch_size}")
+    if max_windows is not None and max_windows < 1:
+        raise EmgaugError(f"--max-windows must be >= 1, got {max_windows}")
+    _check_out(out, overwrite)
+    dev = resolve_device(device)
+    loaded = load_generator(checkpoint, dev)
+    model = loaded.model.eval()
+    source, recs, mpath, source_split, split_label, inputs = _select_windows(
+        loaded, manifest=manifest, split=split, stages=stages, users=users, kinematics=kinematics,
+        allow_test_conditioning=allow_test_conditioning)
+    ckpt_win: ResolvedWindow = loaded.window
+    stride = ckpt_win.window if stride_s is None else max(1, int(round(stride_s * ckpt_win.sample_rate)))
+    window = dataclasses.replace(ckpt_win, stride=stride, jitter=0)
+    label_map = dict(loaded.label_map or {})
+    ds = WindowDataset(source, recs, window, norm=None, label_map=label_map)
+    C = int(np.asarray(loaded.norm.emg_mean).shape[0])
+    if ds.num_joints != model.num_joints:
+        raise EmgaugError(f"{source.root}: {ds.num_joints} joint angles but checkpoint {checkpoint} expects "
+                          f"{model.num_joints}; use data with the training joint layout")
+    picked = evenly_spaced(len(ds), max_windows)
+    total_rows = len(picked) * samples_per_window
+    meta = {
+        "model_name": loaded.model_name, "checkpoint_path": str(checkpoint), "checkpoint_sha256": loaded.sha256,
+        "checkpoint_epoch": loaded.epoch, "checkpoint_seed": loaded.seed, "generator_code_version": loaded.code_version,
+        "manifest_path": str(mpath) if mpath is not None else None, "source_split": source_split,
+        "allow_test_conditioning": bool(allow_test_conditioning), **inputs,
+        "stage_filter": list(stages or []), "user_filter": list(users or []),
+        "window": window.to_dict(), "checkpoint_window": ckpt_win.to_dict(), "sample_rate": float(window.sample_rate),
+        "seed": int(seed), "samples_per_window": int(samples_per_window), "batch_size": int(batch_size),
+        "max_windows": max_windows, "num_source_windows": int(len(picked)), "device": dev,
+        "seeding": "torch.Generator (CPU) per (seed, sample_index, batch_index) via numpy SeedSequence",
+        "units": "raw (denormalised) EMG and joint-angle units of the training data",
+        "label_map": label_map, "norm": loaded.norm.to_dict(), "config": loaded.config,
+        "code_version": code_version(), "command_line": command_line(),
+        "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    norm = loaded.norm
+    a_mean = np.asarray(norm.angle_mean, dtype=np.float32)[:, None]
+    a_std = np.asarray(norm.angle_std, dtype=np.float32)[:, None]
+    labels_by_stage = {s: label_map.get(s, -1) for s in {r.stage for r in recs}}
+    done = 0
+    with SyntheticWriter(out, emg_shape=(C, window.window), angle_shape=(ds.num_joints, window.angle_frames),
+                         metadata=meta) as writer:
+        for b, lo in enumerate(range(0, len(picked), batch_size)):
+            idx = picked[lo:lo + batch_size]
+            reads = [ds.read_window(int(i)) for i in idx]
+            raw_ang = np.stack([r[1] for r in reads])
+            amask = np.stack([r[2] for r in reads])
+            valid = np.stack([r[3] for r in reads]).sum(1).astype(np.int32)
+            norm_ang = np.where(amask[:, None, :], (raw_ang - a_mean) / a_std, 0.0).astype(np.float32)
+            metas = [ds.window_meta(int(i)) for i in idx]
+            lab = None
+            if getattr(model, "conditions_on_labels", False):
+                lab = torch.tensor([labels_by_stage[m["stage"]] for m in metas], dtype=torch.int64, device=dev)
+            ang_t = torch.from_numpy(norm_ang).to(dev)
+            draws = []
+            with torch.inference_mode():
+                for s in range(samples_per_window):
+                    g = torch.Generator().manual_seed(batch_seed(seed, s, b))
+                    fake = model.generate(ang_t, labels=lab, generator=g)
+                    draws.append(fake.float().cpu().numpy())
+            emg = norm.denormalize_emg_ct(np.stack(draws, 1)).astype(np.float32)  # (B, S, C, T)
+            pad = np.arange(window.window)[None, None, None, :] >= valid[:, None, None, None]
+            emg[np.broadcast_to(pad, emg.shape)] = 0.0  # padding stays zero, as in real windows
+            B, S = len(idx), samples_per_window
+            rows = pd.DataFrame([m for m in metas for _ in range(S)])
+            rows["sample_index"] = np.tile(np.arange(S), B)
+            rows["window_index"] = np.repeat(idx, S)
+            rows["split"] = split_label
+            rows["valid_samples"] = np.repeat(valid, S)
+            writer.write_batch(emg.reshape(B * S, C, window.window), np.repeat(raw_ang, S, axis=0), rows,
+                               angle_mask=np.repeat(amask, S, axis=0))
+            done += B * S
+            if on_progress is not None:
+                on_progress(done, total_rows)
+        rows_per_stage = writer.rows_per_stage
+    if summary is not None:
+        size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+        summary.append(SynthesisSummary(out=out, rows_per_stage=dict(sorted(rows_per_stage.items())),
+                                        source_windows=len(picked), samples_per_window=samples_per_window,
+                                        seconds=time.perf_counter() - t0, bytes_on_disk=size, source_split=source_split,
+                                        device=dev, model_name=loaded.model_name))
+    return out
