@@ -11,6 +11,29 @@ from rich.table import Table
 from emgaug.console import console
 from emgaug.data.source import SOURCE_KINDS, open_source
 from emgaug.data.splits import PROTOCOLS, make_split, manifest_table_rows
+from emgaug.errors import EmgaugError
+
+
+def parse_options(pairs: list[str]) -> dict[str, object]:
+    """'k=v' strings -> dict, with ints, floats and booleans converted."""
+    out: dict[str, object] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise EmgaugError(f"--source-option {pair!r} is not KEY=VALUE; write e.g. reps_per_session=1")
+        k, v = pair.split("=", 1)
+        low = v.strip().lower()
+        if low in ("true", "false"):
+            out[k.strip()] = low == "true"
+            continue
+        for conv in (int, float):
+            try:
+                out[k.strip()] = conv(v)
+                break
+            except ValueError:
+                continue
+        else:
+            out[k.strip()] = v
+    return out
 
 
 def split(
@@ -27,9 +50,11 @@ def split(
     use_metadata_columns: bool = typer.Option(True, help="Use emg2pose held_out_user/held_out_stage columns when present."),
     user: Optional[list[str]] = typer.Option(None, help="Restrict to these users (repeatable)."),
     stage: Optional[list[str]] = typer.Option(None, help="Restrict to these stages (repeatable)."),
+    source_option: Optional[list[str]] = typer.Option(None, "--source-option", help="KEY=VALUE passed to the dataset "
+                                                      "reader, e.g. reps_per_session=1 for Ninapro (repeatable)."),
 ) -> None:
     """Split a dataset under one protocol, check it for leakage, and write the manifest."""
-    source = open_source(data, kind)
+    source = open_source(data, kind, **parse_options(source_option or []))
     with console.status(f"reading {len(source.recordings)} recording headers"):
         m = make_split(source, protocol, seed=seed, val_frac=val_frac, test_frac=test_frac, stage_frac=stage_frac,
                        block_s=block_s, gap_s=gap_s, use_metadata_columns=use_metadata_columns, users=user, stages=stage)

@@ -38,7 +38,10 @@ class Manifest:
         if not root.is_absolute() and self.path is not None and not root.is_dir():
             cand = (self.path.parent / root)
             root = cand if cand.is_dir() else root
-        return open_source(root, self.source.get("kind", "auto"))
+        options = {k: v for k, v in self.source.items() if k not in ("kind", "root")}
+        if options.get("sample_rate_source", "argument") != "argument":
+            options.pop("sample_rate", None)  # the reader derives it again, as it did when the split was made
+        return open_source(root, self.source.get("kind", "auto"), **options)
 
     def recordings(self, split: str) -> list[Recording]:
         """The split's recordings, each narrowed to the row range the manifest assigns."""

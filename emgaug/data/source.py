@@ -7,6 +7,7 @@ A source lists labelled `Recording`s and hands out lazy per-recording readers; e
 from __future__ import annotations
 
 import importlib
+import inspect
 from abc import ABC, abstractmethod
 from functools import cached_property
 from pathlib import Path
@@ -121,8 +122,13 @@ def detect_kind(root: Path) -> str:
     )
 
 
-def open_source(root: str | Path, kind: str = "auto") -> DatasetSource:
-    """Open the dataset at `root` as a source of the given kind ('auto' detects it)."""
+def open_source(root: str | Path, kind: str = "auto", **options) -> DatasetSource:
+    """Open the dataset at `root` as a source of the given kind ('auto' detects it).
+
+    `options` are passed to the kind's constructor where it takes them (e.g. Ninapro's reps_per_session);
+    other keys (such as those `describe()` adds for provenance) are ignored, so a manifest's source dict can be
+    passed back as it was saved.
+    """
     root = Path(root)
     if not root.is_dir():
         raise EmgaugError(f"{root}: dataset folder not found; pass an existing folder (or run `emgaug simulate`)")
@@ -130,5 +136,7 @@ def open_source(root: str | Path, kind: str = "auto") -> DatasetSource:
         kind = detect_kind(root)
     if kind not in SOURCE_KINDS:
         raise EmgaugError(f"unknown dataset kind '{kind}'; choose one of {', '.join(SOURCE_KINDS)}")
-    module, cls = SOURCE_KINDS[kind].split(":")
-    return getattr(importlib.import_module(module), cls)(root)
+    module, cls_name = SOURCE_KINDS[kind].split(":")
+    cls = getattr(importlib.import_module(module), cls_name)
+    accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "root"}
+    return cls(root, **{k: v for k, v in options.items() if k in accepted and v is not None})
