@@ -1,0 +1,235 @@
+"""Real and synthetic windows for the benchmark: reading a manifest's splits, turning a synthetic set into labelled
+arrays, refusing synthetic data that could leak the test split, and pairing synthetic windows with the real
+windows of the same conditioning angles."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from emgaug.data.manifest import Manifest
+from emgaug.data.windows import ResolvedWindow, WindowConfig, WindowDataset, default_angle_rate
+from emgaug.errors import EmgaugError
+
+
+@dataclass
+class LabelledWindows:
+    """Windows in raw units with class labels and one metadata row each (filename, start, stop, stage, ...)."""
+
+    emg: np.ndarray  # float32 (N, C, T)
+    labels: np.ndarray  # int64 (N,)
+    meta: pd.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.emg)
+
+    def subset(self, idx: np.ndarray) -> "LabelledWindows":
+        idx = np.asarray(idx, dtype=np.int64)
+        return LabelledWindows(self.emg[idx], self.labels[idx], self.meta.iloc[idx].reset_index(drop=True))
+
+
+def resolve_window(manifest: Manifest, synthetic_meta: dict[str, Any] | None, window_s: float | None,
+                   stride_s: float | None) -> ResolvedWindow:
+    """Window geometry: the synthetic set's (so real and synthetic windows match), else from --window-s/--stride-s."""
+    fs = manifest.data_source.sample_rate
+    if synthetic_meta and synthetic_meta.get("window"):
+        win = ResolvedWindow.from_dict(synthetic_meta["window"])
+        if abs(win.sample_rate - fs) > 1e-6:
+            raise EmgaugError(f"{manifest.path}: data is at {fs:g} Hz but the synthetic set was made at "
+                              f"{win.sample_rate:g} Hz; pass the synthetic set made for this manifest")
+        if window_s is not None and int(round(window_s * fs)) != win.window:
+            raise EmgaugError(f"--window-s {window_s} disagrees with the synthetic set's {win.window / fs:g} s windows; "
+                              "drop --window-s so real and synthetic windows match")
+        if stride_s is not None:
+            win = ResolvedWindow(win.window, max(1, int(round(stride_s * fs))), win.angle_downsample, 0, win.pad, fs)
+        return ResolvedWindow(win.window, win.stride, win.angle_downsample, 0, win.pad, fs)  # never jitter test data
+    cfg = WindowConfig(window_s=1.0 if window_s is None else window_s,
+                       stride_s=(0.5 if window_s is None else window_s / 2) if stride_s is None else stride_s,
+                       angle_rate_hz=default_angle_rate(fs))
+    return cfg.resolve(fs)
+
+
+def load_split_windows(manifest: Manifest, split: str, window: ResolvedWindow, max_windows: int | None = None,
+                       seed: int = 0, progress: Callable[[int], Any] | None = None) -> LabelledWindows:
+    """Read a manifest split as (N, C, T) raw-unit windows; `max_windows` keeps a seeded random subset (sorted)."""
+    ds = WindowDataset(manifest.data_source, manifest.recordings(split), window, norm=None, label_map=manifest.label_map())
+    idx = np.arange(len(ds))
+    if max_windows is not None and len(idx) > max_windows:
+        idx = np.sort(np.random.default_rng(seed).choice(len(idx), max_windows, replace=False))
+    emg = np.empty((len(idx), ds.num_channels, window.window), dtype=np.float32)
+    for k, i in enumerate(idx):
+        emg[k] = ds.read_window(int(i))[0]
+        if progress and (k + 1) % 64 == 0:
+            progress(64)
+    if progress:
+        progress(len(idx) % 64)
+    meta = pd.DataFrame([ds.window_meta(int(i)) for i in idx])
+    return LabelledWindows(emg, ds.labels()[idx], meta)
+
+
+# leakage ----------------------------------------------------------------------------------------
+def _intervals_by_file(entries: Sequence[dict[str, Any]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """filename -> (starts sorted, running max of stops) for fast 'does [s, e) touch any interval' queries."""
+    groups: dict[str, list[tuple[int, int]]] = {}
+    for e in entries:
+        groups.setdefault(str(e["filename"]), []).append((int(e["start"]), int(e["stop"])))
+    out = {}
+    for f, iv in groups.items():
+        iv.sort()
+        starts = np.array([a for a, _ in iv], dtype=np.int64)
+        stops = np.maximum.accumulate(np.array([b for _, b in iv], dtype=np.int64))
+        out[f] = (starts, stops)
+    return out
+
+
+def overlaps(entries: Sequence[dict[str, Any]], filenames: Sequence[str], starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """True where row range [starts[i], stops[i]) of filenames[i] shares at least one row with any entry's range."""
+    table = _intervals_by_file(entries)
+    hit = np.zeros(len(filenames), dtype=bool)
+    fn = np.asarray(filenames, dtype=object)
+    starts, stops = np.asarray(starts, dtype=np.int64), np.asarray(stops, dtype=np.int64)
+    for f in pd.unique(fn):
+        if f not in table:
+            continue
+        rows = np.flatnonzero(fn == f)
+        s_iv, e_max = table[f]
+        k = np.searchsorted(s_iv, stops[rows], side="left")  # intervals starting before the query's stop
+        hit[rows] = (k > 0) & (e_max[np.maximum(k - 1, 0)] > starts[rows])
+    return hit
+
+
+@dataclass
+class LeakageReport:
+    """What the leakage check found; `problems` empty means the set may be used for GR/MR."""
+
+    synthetic_path: str
+    source_split: str | None
+    allow_test_conditioning: bool
+    windows: int
+    windows_overlapping_test: int
+    manifest_matches: bool | None
+    problems: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def check_leakage(manifest: Manifest, labels: pd.DataFrame, metadata: dict[str, Any], synthetic_path: str) -> LeakageReport:
+    """Flag synthetic windows conditioned on test angles: by metadata, by per-row split, or by row-range overlap."""
+    allow = bool(metadata.get("allow_test_conditioning", False))
+    source_split = metadata.get("source_split")
+    hit = overlaps(manifest.splits.get("test", []), labels["filename"].astype(str).tolist(),
+                   labels["start"].to_numpy(), labels["stop"].to_numpy())
+    mp = metadata.get("manifest_path")
+    same = None
+    if mp and manifest.path is not None:
+        try:
+            same = Path(mp).resolve() == Path(manifest.path).resolve()
+        except OSError:
+            same = False
+    rep = LeakageReport(synthetic_path, source_split, allow, int(len(labels)), int(hit.sum()), same)
+    if allow:
+        rep.problems.append("its metadata says allow_test_conditioning=true")
+    if source_split == "test":
+        rep.problems.append("its metadata says it was conditioned on the test split")
+    if "split" in labels and (labels["split"].astype(str) == "test").any():
+        rep.problems.append(f"{int((labels['split'].astype(str) == 'test').sum())} window(s) are labelled split=test")
+    if hit.any():
+        first = labels.iloc[int(np.flatnonzero(hit)[0])]
+        rep.problems.append(f"{int(hit.sum())} window(s) overlap test-split rows of {manifest.path} "
+                            f"(first: {first['filename']}[{int(first['start'])}:{int(first['stop'])}])")
+    return rep
+
+
+def refuse_leaky(rep: LeakageReport) -> None:
+    """One clear line when a synthetic set would put test information into GR/MR training."""
+    if rep.problems:
+        raise EmgaugError(f"{rep.synthetic_path}: refused for GR/MR, it was conditioned on test angles ("
+                          + "; ".join(rep.problems) + "); synthesize from the train split, or pass --classifiers none "
+                          "to compute similarity metrics only")
+
+
+# synthetic --------------------------------------------------------------------------------------
+def synthetic_windows(synth: Any, manifest: Manifest, window: ResolvedWindow, num_channels: int,
+                      max_windows: int | None = None, seed: int = 0) -> LabelledWindows:
+    """A SyntheticSet (emg, labels, metadata) as labelled arrays with the manifest's class indices."""
+    path = getattr(synth, "path", None) or synth.metadata.get("path", "synthetic set")
+    emg = np.asarray(synth.emg, dtype=np.float32)
+    if emg.ndim != 3 or emg.shape[1] != num_channels or emg.shape[2] != window.window:
+        raise EmgaugError(f"{path}: synthetic windows are {tuple(emg.shape[1:])} (C, T) but the real windows of "
+                          f"{manifest.path} are ({num_channels}, {window.window}); synthesize with this manifest's checkpoint")
+    lm = manifest.label_map()
+    stages = synth.labels["stage"].astype(str)
+    unknown = sorted(set(stages) - set(lm))
+    if unknown:
+        raise EmgaugError(f"{path}: stage(s) {', '.join(unknown[:5])} are not classes of {manifest.path}; "
+                          "benchmark a synthetic set made for this manifest")
+    labels = stages.map(lm).to_numpy(dtype=np.int64)
+    idx = np.arange(len(emg))
+    if max_windows is not None and len(idx) > max_windows:
+        idx = np.sort(np.random.default_rng(seed).choice(len(idx), max_windows, replace=False))
+    return LabelledWindows(emg[idx], labels[idx], synth.labels.iloc[idx].reset_index(drop=True))
+
+
+def split_of_ranges(manifest: Manifest, filenames: Sequence[str], starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """Which manifest split each row range falls in ('train', 'val', 'test', or 'none'; test wins on overlap)."""
+    out = np.full(len(filenames), "none", dtype=object)
+    for split in ("train", "val", "test"):
+        hit = overlaps(manifest.splits.get(split, []), filenames, starts, stops)
+        out[hit] = split
+    return out
+
+
+def paired_real_windows(manifest: Manifest, synth: LabelledWindows, max_pairs: int | None = None, seed: int = 0,
+                        progress: Callable[[int], Any] | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Real EMG at each synthetic window's conditioning rows (same filename, start, stop), read from the source.
+
+    Windows shorter than T (padded when synthesized) are skipped. Returns (real, index into `synth`, info) with
+    info["paired_split_counts"] saying which manifest split the real windows come from.
+    """
+    src = manifest.data_source
+    recs_by_file: dict[str, Any] = {}
+    for r in src.recordings:
+        recs_by_file.setdefault(r.filename, r)
+    meta = synth.meta
+    T = synth.emg.shape[2]
+    full = (meta["stop"].to_numpy() - meta["start"].to_numpy()) == T
+    if "valid_samples" in meta:
+        full &= meta["valid_samples"].to_numpy() >= T
+    known = meta["filename"].astype(str).isin(recs_by_file).to_numpy()
+    idx = np.flatnonzero(full & known)
+    if max_pairs is not None and len(idx) > max_pairs:
+        idx = np.sort(np.random.default_rng(seed).choice(idx, max_pairs, replace=False))
+    real = np.empty((len(idx), synth.emg.shape[1], T), dtype=np.float32)
+    readers: dict[str, Any] = {}
+    for k, i in enumerate(idx):
+        row = meta.iloc[int(i)]
+        fname = str(row["filename"])
+        rd = readers.get(fname)
+        if rd is None:
+            rd = readers[fname] = src.reader(recs_by_file[fname])
+        emg, _ = rd.read(int(row["start"]), int(row["stop"]))
+        real[k] = emg.T
+        if progress and (k + 1) % 64 == 0:
+            progress(64)
+    if progress:
+        progress(len(idx) % 64)
+    where = split_of_ranges(manifest, meta["filename"].astype(str).iloc[idx].tolist(),
+                            meta["start"].to_numpy()[idx], meta["stop"].to_numpy()[idx])
+    counts = {s: int((where == s).sum()) for s in ("train", "val", "test", "none") if (where == s).any()}
+    info = {"pairs": int(len(idx)), "skipped_padded": int((~full).sum()), "skipped_unknown_file": int((full & ~known).sum()),
+            "paired_split_counts": counts,
+            "paired_against": "+".join(counts) if counts else "none"}
+    return real, idx, info
+
+
+def mix_count(n_real: int, ratio: float, n_synth: int) -> int:
+    """Synthetic windows added to n_real real ones for MR: round(ratio * n_real), at most what exists."""
+    if ratio < 0 or not math.isfinite(ratio):
+        raise EmgaugError(f"--mix-ratio must be a finite number >= 0, got {ratio}")
+    return min(n_synth, int(round(ratio * n_real)))

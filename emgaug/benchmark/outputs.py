@@ -1,0 +1,42 @@
+"""Write a benchmark's results: results.json (everything), results.csv (one row per classifier x condition x seed)
+and report.html (self-contained, plots embedded), each atomically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from emgaug.atomic import atomic_path, write_json_atomic
+
+
+def results_frame(results: dict[str, Any]) -> pd.DataFrame:
+    """Long table: one row per (manifest, classifier, condition, seed) with accuracy, macro F1 and per-class accuracy."""
+    rows = []
+    for run in results["runs"]:
+        for r in run.get("results", []):
+            row = {"manifest": run["manifest"], "protocol": run["protocol"], "synthetic": run.get("synthetic"),
+                   "classifier": r["classifier"], "condition": r["condition"], "seed": r["seed"],
+                   "accuracy": r["accuracy"], "macro_f1": r["macro_f1"], "train_real": r["train_real"],
+                   "train_synthetic": r["train_synthetic"], "test_windows": r["test_windows"],
+                   "fit_seconds": r["fit_seconds"], "epochs": r["epochs"],
+                   "features": results["config"]["features"]}
+            row.update({f"acc_{k}": v for k, v in r["per_class_accuracy"].items()})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_outputs(results: dict[str, Any], plots: list[dict[str, Any]], out_dir: Path) -> dict[str, Path]:
+    """results.json, results.csv and report.html under `out_dir`; each file appears complete or not at all."""
+    from emgaug.benchmark.report import render_html
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out_dir / "results.json", "csv": out_dir / "results.csv", "html": out_dir / "report.html"}
+    write_json_atomic(paths["json"], results)
+    with atomic_path(paths["csv"]) as tmp:
+        results_frame(results).to_csv(tmp, index=False)
+    html = render_html(results, plots)
+    with atomic_path(paths["html"]) as tmp:
+        tmp.write_text(html, encoding="utf-8")
+    return paths

@@ -1,0 +1,47 @@
+"""`emgaug benchmark`: RR / GR / MR classifier accuracy and similarity metrics for real vs synthetic EMG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from emgaug.console import console
+
+
+def benchmark(
+    manifest: list[Path] = typer.Option(..., "--manifest", help="Split manifest (repeatable: one per split protocol)."),
+    synthetic: Optional[list[Path]] = typer.Option(None, "--synthetic", help="Synthetic set made for the matching "
+                                                   "--manifest's train split (repeatable, paired in order)."),
+    classifiers: str = typer.Option("svm,rf,tds_rnn,neuropose", help="Comma list of svm, rf, tds_rnn, neuropose; 'none' "
+                                    "for similarity metrics only."),
+    seeds: int = typer.Option(5, help="Seeds per classifier and condition (results are mean ± SD)."),
+    mix_ratio: float = typer.Option(1.0, help="MR: synthetic windows added per real training window."),
+    features: str = typer.Option("td", help="SVM/RF input: td (time-domain features) or raw (flattened windows, as in the paper)."),
+    metrics: bool = typer.Option(True, "--metrics/--no-metrics", help="Compute similarity metrics (needs --synthetic)."),
+    max_test_windows: Optional[int] = typer.Option(None, help="Cap on real test windows and on similarity pairs (seeded subset)."),
+    max_train_windows: Optional[int] = typer.Option(None, help="Cap on real and on synthetic training windows (seeded subset)."),
+    window_s: Optional[float] = typer.Option(None, help="Window length when no synthetic set fixes it (default 1 s)."),
+    stride_s: Optional[float] = typer.Option(None, help="Window stride (default: the synthetic set's, else half a window)."),
+    dtw: str = typer.Option("exact", help="DTW: exact (dtaidistance C, L1 cost) or fastdtw (paper-compatible, radius 1)."),
+    dtw_band: float = typer.Option(0.1, help="Exact DTW Sakoe-Chiba half-width as a fraction of the window; 0 = unconstrained."),
+    jobs: Optional[int] = typer.Option(None, help="Worker processes for metrics and RandomForest (default: all usable CPUs)."),
+    device: str = typer.Option("auto", help="Deep decoders: auto (CUDA when present), cpu or cuda[:N]."),
+    out: Path = typer.Option(Path("benchmark_out"), help="Folder for results.json, results.csv and report.html."),
+) -> None:
+    """Train each classifier on real (RR), synthetic (GR) and mixed (MR) data, test on the real held-out split, and
+    compare synthetic with real windows of the same joint angles."""
+    from emgaug.benchmark.classifiers import parse_classifiers
+    from emgaug.benchmark.runner import run_benchmark
+    from emgaug.benchmark.tables import print_tables
+    from emgaug.errors import EmgaugError
+
+    if dtw not in ("exact", "fastdtw"):
+        raise EmgaugError(f"unknown --dtw {dtw!r}; choose exact or fastdtw")
+    results = run_benchmark(manifest, synthetic or [], classifiers=parse_classifiers(classifiers), seeds=seeds,
+                            mix_ratio=mix_ratio, features=features, metrics=metrics, max_test_windows=max_test_windows,
+                            max_train_windows=max_train_windows, window_s=window_s, stride_s=stride_s, device=device,
+                            dtw_method=dtw, dtw_band=dtw_band or None, n_jobs=jobs, out=out)
+    print_tables(results, console)
+    console.print(f"wrote {out / 'results.json'}, {out / 'results.csv'} and {out / 'report.html'}")
