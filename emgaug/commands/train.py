@@ -1,0 +1,80 @@
+"""`emgaug train`: split manifest + model name -> generator checkpoints (last.pt, best.pt, history.json)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.table import Table
+
+from emgaug.console import console
+from emgaug.data.windows import WindowConfig
+from emgaug.errors import EmgaugError
+from emgaug.models.registry import MODEL_NAMES
+from emgaug.training.checkpoint import read_checkpoint
+from emgaug.training.trainer import train_model
+from emgaug.training.validation import VAL_METRICS
+
+__all__ = ["train", "train_model", "parse_model_options"]
+
+
+def parse_model_options(pairs: list[str]) -> dict[str, Any]:
+    """'key=value' model options -> dict; values are read as JSON when they parse (numbers, booleans, lists)."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise EmgaugError(f"--set {pair!r} is not KEY=VALUE; write e.g. --set hidden=64")
+        k, v = pair.split("=", 1)
+        try:
+            out[k.strip()] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k.strip()] = v
+    return out
+
+
+def train(
+    manifest: Path = typer.Option(..., "--manifest", help="Split manifest written by `emgaug split`."),
+    model: str = typer.Option("seqemg_gan", "--model", help=f"One of: {', '.join(MODEL_NAMES)}."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Checkpoint folder (default runs/<model>-<protocol>)."),
+    epochs: Optional[int] = typer.Option(None, help="Epochs (default: 100 for --profile paper, 30 for fast)."),
+    batch_size: Optional[int] = typer.Option(None, help="Global batch size (default: 32 paper, 64 fast)."),
+    profile: str = typer.Option("paper", help="Optimiser profile: paper (SGD as in the paper) or fast (AdamW, cosine)."),
+    seed: int = typer.Option(0, help="Seed of every random draw (init, shuffling, noise, subsampling)."),
+    device: str = typer.Option("auto", help="auto (CUDA when present), cpu or cuda."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from <out>/last.pt (same result as an uninterrupted run)."),
+    workers: int = typer.Option(0, help="DataLoader worker processes."),
+    window_s: float = typer.Option(1.0, help="Window length in seconds."),
+    stride_s: float = typer.Option(0.5, help="Stride between training windows in seconds."),
+    angle_rate_hz: float = typer.Option(50.0, help="Frame rate of the angle sequence (recurrent parts run at this rate)."),
+    jitter_s: float = typer.Option(0.0, help="Random shift of each training window per epoch, in seconds."),
+    max_train_windows: Optional[int] = typer.Option(None, help="Train on a seeded random subset of this many windows."),
+    max_val_windows: int = typer.Option(64, help="Validation windows scored after every epoch."),
+    alpha: Optional[float] = typer.Option(None, help="SeqEMG-GAN weight of L_GAN in alpha*L_GAN + L_KL (default 2)."),
+    lr: Optional[float] = typer.Option(None, help="Learning rate override for every optimised part."),
+    amp: str = typer.Option("auto", help="Mixed precision on CUDA: auto (bf16 if supported, else fp16), bf16, fp16, off."),
+    best_metric: str = typer.Option("env_corr", help=f"Validation metric that picks best.pt: {', '.join(VAL_METRICS)}."),
+    set_option: Optional[list[str]] = typer.Option(None, "--set", help="Model option KEY=VALUE, e.g. hidden=64 (repeatable)."),
+    deterministic: bool = typer.Option(False, help="Deterministic cuDNN kernels (exact resume on CUDA; slower)."),
+) -> None:
+    """Train a joint-angle -> EMG generator on the manifest's train split; multi-GPU with `torchrun ... emgaug train`."""
+    window_cfg = WindowConfig(window_s=window_s, stride_s=stride_s, angle_rate_hz=angle_rate_hz, jitter_s=jitter_s)
+    path = train_model(manifest, model, out, epochs=epochs, batch_size=batch_size, profile=profile, seed=seed,
+                       device=device, resume=resume, workers=workers, window_cfg=window_cfg,
+                       max_train_windows=max_train_windows, max_val_windows=max_val_windows, alpha=alpha, lr=lr,
+                       amp=amp, model_overrides=parse_model_options(set_option or []), best_metric=best_metric,
+                       deterministic=deterministic)
+    ck = read_checkpoint(path)
+    t = Table(title=f"{model}: {path}")
+    for c in ("epoch", "train", "val"):
+        t.add_column(c)
+    for rec in ck["history"][-5:]:
+        t.add_row(str(rec["epoch"]), "  ".join(f"{k} {v:.4g}" for k, v in rec["train"].items()),
+                  "  ".join(f"{k} {v:.4g}" for k, v in rec["val"].items()))
+    console.print(t)
+    best = ck["best"]
+    if best.get("value") is not None:
+        console.print(f"best {best['metric']} {best['value']:.4f} at epoch {best['epoch']}; checkpoint {path}")
+    else:
+        console.print(f"no validation windows: best.pt is the last epoch; checkpoint {path}")

@@ -1,0 +1,95 @@
+"""Generator checkpoints: one torch file holding the model, everything needed to resume training exactly
+(optimiser, scheduler, AMP scaler and RNG states, history) and everything needed to use it (config,
+normalisation statistics, window geometry, label map, manifest path, seed, code version). Written atomically;
+loaded with `weights_only=True`, so a checkpoint cannot execute code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from emgaug.atomic import atomic_path
+from emgaug.data.windows import NormStats, ResolvedWindow
+from emgaug.errors import EmgaugError
+from emgaug.models.base import EMGGenerator
+from emgaug.models.registry import build_model
+from emgaug.provenance import file_sha256
+
+FORMAT = "emgaug-generator"
+FORMAT_VERSION = 1
+REQUIRED = ("format", "model_name", "model_config", "model_state", "num_channels", "num_joints", "num_classes",
+            "window", "norm", "label_map", "manifest_path", "seed", "code_version", "epoch", "config")
+
+
+def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
+    """Write `payload` (see `REQUIRED`) to `path` atomically: a crash never leaves a partial file behind."""
+    missing = [k for k in REQUIRED if k not in payload and k != "format"]
+    if missing:
+        raise ValueError(f"checkpoint payload lacks {missing}")
+    with atomic_path(path) as tmp:
+        torch.save({"format": FORMAT, "format_version": FORMAT_VERSION, **payload}, tmp)
+    return Path(path)
+
+
+def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load and validate a checkpoint dict; one-line EmgaugError naming the file when it is missing or corrupt."""
+    path = Path(path)
+    if not path.is_file():
+        raise EmgaugError(f"{path}: checkpoint not found; train one with `emgaug train` or fix the path")
+    try:
+        ck = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unpickling failure means a corrupt or foreign file
+        raise EmgaugError(f"{path}: not a readable emgaug checkpoint ({type(e).__name__}); re-train or restore the file") from e
+    if not isinstance(ck, dict) or ck.get("format") != FORMAT:
+        raise EmgaugError(f"{path}: not an emgaug generator checkpoint; pass a last.pt/best.pt written by `emgaug train`")
+    missing = [k for k in REQUIRED if k not in ck]
+    if missing:
+        raise EmgaugError(f"{path}: checkpoint lacks {', '.join(missing)}; it is damaged or from another version, re-train")
+    if ck.get("format_version", 0) > FORMAT_VERSION:
+        raise EmgaugError(f"{path}: checkpoint format {ck['format_version']} is newer than this emgaug; upgrade emgaug")
+    return ck
+
+
+def model_from_checkpoint(ck: dict[str, Any], path: str | Path = "<checkpoint>") -> EMGGenerator:
+    """Rebuild the model a checkpoint describes and load its weights (strict)."""
+    window = ResolvedWindow.from_dict(ck["window"])
+    model = build_model(ck["model_name"], ck["num_channels"], ck["num_joints"], window, ck["num_classes"],
+                        **ck["model_config"])
+    try:
+        model.load_state_dict(ck["model_state"], strict=True)
+    except RuntimeError as e:
+        first = str(e).splitlines()[0]
+        raise EmgaugError(f"{path}: weights do not fit model '{ck['model_name']}' ({first}); re-train with this version") from e
+    return model
+
+
+@dataclass
+class LoadedGenerator:
+    """A trained generator ready for synthesis, with the provenance needed to report on it."""
+
+    model: EMGGenerator
+    model_name: str
+    config: dict[str, Any]
+    norm: NormStats
+    window: ResolvedWindow
+    label_map: dict[str, int]
+    manifest_path: str
+    seed: int
+    code_version: str
+    sha256: str
+    epoch: int
+
+
+def load_generator(path: str | Path, device: str | torch.device = "cpu") -> LoadedGenerator:
+    """Load a checkpoint's generator in eval mode on `device`."""
+    ck = read_checkpoint(path)
+    model = model_from_checkpoint(ck, path).to(device).eval()
+    return LoadedGenerator(
+        model=model, model_name=ck["model_name"], config=dict(ck["config"]), norm=NormStats.from_dict(ck["norm"]),
+        window=ResolvedWindow.from_dict(ck["window"]), label_map=dict(ck["label_map"]),
+        manifest_path=str(ck["manifest_path"]), seed=int(ck["seed"]), code_version=str(ck["code_version"]),
+        sha256=file_sha256(path), epoch=int(ck["epoch"]),
+    )

@@ -1,0 +1,295 @@
+"""`train_model`: split manifest + model name -> checkpoints in `out_dir` (last.pt every epoch, best.pt by the
+validation criterion, history.json). CUDA with mixed precision and cuDNN autotuning when present, CPU
+otherwise; DistributedDataParallel when launched by torchrun. A run killed after epoch k and restarted with
+`resume=True` ends with the same weights as an uninterrupted run (same seed, same device; on CUDA also pass
+`deterministic=True`, since cuDNN autotuning may pick different kernels)."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+
+from emgaug.atomic import write_json_atomic
+from emgaug.console import console as shared_console
+from emgaug.data.manifest import load_manifest
+from emgaug.data.windows import NormStats, WindowConfig, compute_norm_stats, default_angle_rate
+from emgaug.errors import EmgaugError
+from emgaug.models.base import EMGGenerator
+from emgaug.models.registry import MODEL_NAMES, build_model
+from emgaug.provenance import code_version, command_line, file_sha256
+from emgaug.training import distributed as D
+from emgaug.training.checkpoint import read_checkpoint, save_checkpoint
+from emgaug.training.data import train_data, val_set
+from emgaug.training.profiles import current_lr, get_profile, make_optimizers
+from emgaug.training.seeding import rng_state, seed_everything, set_rng_state, worker_init
+from emgaug.training.validation import VAL_METRICS, ValSet, is_better, validate
+
+# settings that must match for --resume to continue a run (epochs may grow under the paper profile)
+RESUME_KEYS = ("model", "profile", "batch_size", "seed", "lr", "amp", "alpha", "window", "max_train_windows",
+               "max_val_windows", "best_metric", "model_overrides", "world_size", "manifest_sha256")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that determines a training run; stored in the checkpoint as `config`."""
+
+    model: str
+    profile: str
+    epochs: int
+    batch_size: int
+    seed: int
+    lr: float | None
+    amp: str
+    alpha: float | None
+    window: dict[str, Any]
+    max_train_windows: int | None
+    max_val_windows: int
+    best_metric: str
+    model_overrides: dict[str, Any] = field(default_factory=dict)
+    world_size: int = 1
+    manifest_sha256: str = ""
+    device: str = "auto"
+    workers: int = 0
+    deterministic: bool = False
+
+
+def _amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
+    if amp not in ("auto", "bf16", "fp16", "off"):
+        raise EmgaugError(f"unknown --amp '{amp}'; choose auto, bf16, fp16 or off")
+    if device.type != "cuda" or amp == "off":
+        return None
+    if amp == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if amp == "bf16" else torch.float16
+
+
+def _check_resume(ck: dict[str, Any], cfg: TrainConfig, path: Path) -> None:
+    old = ck["config"]
+    for k in RESUME_KEYS:
+        if old.get(k) != asdict(cfg).get(k):
+            raise EmgaugError(f"{path}: cannot resume, '{k}' was {old.get(k)!r} and is now {asdict(cfg).get(k)!r}; "
+                              "use the original options or a new --out")
+    if old["epochs"] != cfg.epochs and cfg.profile != "paper":
+        raise EmgaugError(f"{path}: cannot resume with --epochs {cfg.epochs} (was {old['epochs']}): the '{cfg.profile}' "
+                          "profile's learning-rate schedule depends on it; use the original --epochs or a new --out")
+
+
+def train_model(manifest_path: str | Path, model_name: str, out_dir: str | Path | None = None, *,
+                epochs: int | None = None, batch_size: int | None = None, profile: str = "paper", seed: int = 0,
+                device: str = "auto", resume: bool = False, workers: int = 0,
+                window_cfg: WindowConfig | None = None, max_train_windows: int | None = None,
+                max_val_windows: int = 64, alpha: float | None = None, lr: float | None = None, amp: str = "auto",
+                model_overrides: dict[str, Any] | None = None, best_metric: str = "env_corr",
+                deterministic: bool = False, quiet: bool = False,
+                on_epoch_end: Callable[[int], None] | None = None) -> Path:
+    """Train `model_name` on the manifest's train split; return out_dir/best.pt (last.pt when no validation).
+
+    `batch_size` is the global batch (split over DDP ranks). `on_epoch_end(epoch)` is called after each
+    epoch's checkpoint is on disk (tests use it to kill a run).
+    """
+    if model_name not in MODEL_NAMES:
+        raise EmgaugError(f"unknown model '{model_name}'; choose one of {', '.join(MODEL_NAMES)}")
+    if best_metric not in VAL_METRICS:
+        raise EmgaugError(f"unknown best metric '{best_metric}'; choose one of {', '.join(VAL_METRICS)}")
+    prof = get_profile(profile)
+    manifest_path = Path(manifest_path)
+    manifest = load_manifest(manifest_path)
+    out = Path(out_dir) if out_dir is not None else Path("runs") / f"{model_name}-{manifest.protocol}"
+    last, best = out / "last.pt", out / "best.pt"
+    if last.exists() and not resume:
+        raise EmgaugError(f"{last}: a run already exists here; pass --resume to continue it or choose another --out")
+
+    ctx = D.init_distributed(device)
+    console = Console(quiet=True) if quiet or not ctx.is_main else shared_console
+    try:
+        source = manifest.data_source
+        window_cfg = window_cfg or WindowConfig(angle_rate_hz=default_angle_rate(source.sample_rate))
+        window = window_cfg.resolve(source.sample_rate)
+        overrides = dict(model_overrides or {})
+        if alpha is not None:
+            overrides["alpha"] = alpha
+        cfg = TrainConfig(model=model_name, profile=profile, epochs=epochs or prof.epochs,
+                          batch_size=batch_size or prof.batch_size, seed=seed, lr=lr, amp=amp, alpha=alpha,
+                          window=window.to_dict(), max_train_windows=max_train_windows,
+                          max_val_windows=max_val_windows, best_metric=best_metric, model_overrides=overrides,
+                          world_size=ctx.world_size, manifest_sha256=file_sha256(manifest_path), device=device,
+                          workers=workers, deterministic=deterministic)
+        ck = read_checkpoint(last) if resume and last.exists() else None
+        if ck is not None:
+            _check_resume(ck, cfg, last)
+            console.print(f"resuming {last} after epoch {ck['epoch']}")
+        elif resume:
+            console.print(f"no checkpoint in {out}; starting a new run")
+
+        seed_everything(seed + ctx.rank)
+        if ctx.device.type == "cuda":
+            torch.backends.cudnn.benchmark = not deterministic
+            torch.backends.cudnn.deterministic = deterministic
+        label_map = manifest.label_map()
+        if ck is not None:
+            norm = NormStats.from_dict(ck["norm"])
+        else:
+            norm = None
+            if ctx.is_main:
+                with console.status("normalisation statistics over the training split"):
+                    norm = compute_norm_stats(source, manifest.recordings("train"))
+            norm = D.broadcast_object(ctx, norm)
+        td = train_data(manifest, window, norm, label_map, seed, max_train_windows)
+        val = val_set(manifest, window, norm, label_map, max_val_windows) if ctx.is_main else None
+        model = build_model(model_name, source.num_channels, source.num_joints, window, len(label_map), **overrides)
+        model.mark_seen_labels(torch.from_numpy(td.labels))
+        model.to(ctx.device)
+        common = {
+            "model_name": model_name, "model_config": overrides, "num_channels": source.num_channels,
+            "num_joints": source.num_joints, "num_classes": len(label_map), "window": window.to_dict(),
+            "norm": norm.to_dict(), "label_map": label_map, "manifest_path": str(manifest_path.resolve()),
+            "manifest_sha256": cfg.manifest_sha256, "protocol": manifest.protocol, "data_source": manifest.source,
+            "seed": seed, "code_version": code_version(), "command_line": command_line(), "config": asdict(cfg),
+            "train_windows": int(len(td.indices)),
+        }
+        console.print(f"[bold]{model_name}[/]: {len(td.indices)} train windows of {window.window} samples "
+                      f"({window.angle_frames} angle frames), {0 if val is None else len(val)} val windows, "
+                      f"{sum(p.numel() for p in model.parameters()):,} parameters, device {ctx.device}")
+        if model.closed_form:
+            return _fit_closed_form(model, td, val, cfg, ctx, common, out, ck, console)
+        return _train_sgd(model, td, val, cfg, ctx, common, out, ck, console, on_epoch_end)
+    finally:
+        D.shutdown(ctx)
+
+
+def _fit_closed_form(model: EMGGenerator, td, val: ValSet | None, cfg: TrainConfig, ctx: D.DistContext,
+                     common: dict[str, Any], out: Path, ck: dict[str, Any] | None, console: Console) -> Path:
+    """Closed-form models (ridge): one streamed pass over the training windows, one checkpoint."""
+    last, best = out / "last.pt", out / "best.pt"
+    if ck is not None:
+        return best if best.exists() else last
+    if ctx.is_main:
+        loader = DataLoader(td.subset, batch_size=cfg.batch_size, shuffle=False, num_workers=cfg.workers,
+                            worker_init_fn=worker_init)
+        t0 = time.time()
+        with _progress(console) as prog:
+            task = prog.add_task("fit", total=len(loader))
+
+            def batches():
+                for b in loader:
+                    yield b
+                    prog.advance(task)
+            stats = model.fit(batches())
+        metrics = validate(model, val, model.window.sample_rate, cfg.seed, cfg.batch_size, ctx.device) if val else {}
+        history = [{"epoch": 1, "train": stats, "val": metrics, "seconds": time.time() - t0}]
+        best_info = {"metric": cfg.best_metric, "value": metrics.get(cfg.best_metric), "epoch": 1}
+        payload = {**common, "model_state": model.state_dict(), "epoch": 1, "history": history, "best": best_info,
+                   "optim_state": {}, "sched_state": {}, "scaler_state": {}, "rng": [rng_state()]}
+        save_checkpoint(last, payload)
+        save_checkpoint(best, payload)
+        write_json_atomic(out / "history.json", {"model": cfg.model, "config": asdict(cfg), "best": best_info,
+                                                 "epochs": history})
+        _print_epoch(console, history[-1], cfg.best_metric)
+    D.barrier(ctx)
+    return best
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn(), console=console, transient=True)
+
+
+def _print_epoch(console: Console, rec: dict[str, Any], best_metric: str) -> None:
+    tr = "  ".join(f"{k} {v:.4g}" for k, v in rec["train"].items())
+    va = "  ".join(f"{k} {v:.4g}" for k, v in rec["val"].items() if k != "val_windows")
+    mark = " [green]*best[/]" if rec.get("is_best") else ""
+    console.print(f"epoch {rec['epoch']:>3}  {tr}  |  val {va or '-'}  ({rec['seconds']:.1f}s){mark}")
+
+
+def _train_sgd(model: EMGGenerator, td, val: ValSet | None, cfg: TrainConfig, ctx: D.DistContext,
+               common: dict[str, Any], out: Path, ck: dict[str, Any] | None, console: Console,
+               on_epoch_end: Callable[[int], None] | None) -> Path:
+    last, best = out / "last.pt", out / "best.pt"
+    device = ctx.device
+    amp_dtype = _amp_dtype(cfg.amp, device)
+    optims = make_optimizers(model, cfg.profile, cfg.epochs, cfg.lr)
+    scalers = {p: torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16) for p in model.parts}
+    start_epoch, history, best_info = 0, [], {"metric": cfg.best_metric, "value": None, "epoch": None}
+    if ck is not None:
+        model.load_state_dict(ck["model_state"])
+        for p, (opt, sched) in optims.items():
+            opt.load_state_dict(ck["optim_state"][p])
+            sched.load_state_dict(ck["sched_state"][p])
+            scalers[p].load_state_dict(ck["scaler_state"][p])
+        set_rng_state(ck["rng"][ctx.rank])
+        start_epoch, history, best_info = int(ck["epoch"]), list(ck["history"]), dict(ck["best"])
+    net: torch.nn.Module = model
+    if ctx.distributed:
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
+                                      find_unused_parameters=True)
+    per_rank = max(1, cfg.batch_size // ctx.world_size)
+    sampler = DistributedSampler(td.subset, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True, seed=cfg.seed)
+    drop_last = len(sampler) >= per_rank  # GAN batch statistics need full batches when there are enough windows
+
+    for epoch in range(start_epoch, cfg.epochs):
+        t0 = time.time()
+        td.dataset.set_epoch(epoch)
+        sampler.set_epoch(epoch)
+        loader = DataLoader(td.subset, batch_size=per_rank, sampler=sampler, num_workers=cfg.workers,
+                            drop_last=drop_last, pin_memory=device.type == "cuda", worker_init_fn=worker_init,
+                            generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))
+        sums: dict[str, torch.Tensor] = {}
+        steps = 0
+        model.train()
+        with _progress(console) as prog:
+            task = prog.add_task(f"epoch {epoch + 1}/{cfg.epochs}", total=len(loader))
+            for batch in loader:
+                batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+                for part in model.parts:
+                    opt, _ = optims[part]
+                    opt.zero_grad(set_to_none=True)
+                    with torch.autocast(device.type, dtype=amp_dtype or torch.bfloat16, enabled=amp_dtype is not None):
+                        loss, logs = net(batch, part)
+                    scalers[part].scale(loss).backward()
+                    scalers[part].step(opt)
+                    scalers[part].update()
+                    for k, v in logs.items():
+                        sums[k] = sums[k] + v if k in sums else v.clone()
+                steps += 1
+                prog.advance(task)
+        for _, sched in optims.values():
+            sched.step()
+        train_logs = D.mean_across(ctx, {k: float(v) / max(1, steps) for k, v in sums.items()})
+        if any(not math.isfinite(v) for v in train_logs.values()):
+            raise EmgaugError(f"training diverged in epoch {epoch + 1} (non-finite loss {train_logs}); "
+                              f"lower --lr or try --profile fast; the last good checkpoint is {last}")
+        rngs = D.gather_objects(ctx, rng_state())
+        if ctx.is_main:
+            metrics = validate(model, val, model.window.sample_rate, cfg.seed, per_rank, device, amp_dtype) if val else {}
+            rec = {"epoch": epoch + 1, "train": train_logs, "val": metrics,
+                   "lr": {p: current_lr(o) for p, (o, _) in optims.items()}, "steps": steps,
+                   "seconds": time.time() - t0}
+            improved = is_better(cfg.best_metric, metrics.get(cfg.best_metric, float("nan")), best_info["value"])
+            rec["is_best"] = bool(improved)
+            if improved:
+                best_info = {"metric": cfg.best_metric, "value": metrics[cfg.best_metric], "epoch": epoch + 1}
+            history.append(rec)
+            payload = {**common, "model_state": model.state_dict(), "epoch": epoch + 1, "history": history,
+                       "best": best_info,
+                       "optim_state": {p: o.state_dict() for p, (o, _) in optims.items()},
+                       "sched_state": {p: s.state_dict() for p, (_, s) in optims.items()},
+                       "scaler_state": {p: s.state_dict() for p, s in scalers.items()}, "rng": rngs}
+            save_checkpoint(last, payload)
+            if improved:
+                save_checkpoint(best, payload)
+            write_json_atomic(out / "history.json", {"model": cfg.model, "config": asdict(cfg), "best": best_info,
+                                                     "epochs": history})
+            _print_epoch(console, rec, cfg.best_metric)
+        D.barrier(ctx)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1)
+    return best if best.exists() else last
