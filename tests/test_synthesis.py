@@ -15,41 +15,25 @@ from typer.testing import CliRunner
 from emgaug.data.emg2pose import ANGLES_FIELD, GROUP, TIMESERIES
 from emgaug.data.manifest import load_manifest
 from emgaug.data.simulate import SAMPLE_RATE, _make_user, simulate_angles, write_emg2pose_file
-from emgaug.data.windows import WindowConfig, WindowDataset, compute_norm_stats
+from emgaug.data.windows import WindowConfig, WindowDataset
 from emgaug.errors import EmgaugError
-from emgaug.models.registry import build_model
-from emgaug.provenance import code_version
 from emgaug.synthesis import SyntheticWindowDataset, read_synthetic
 from emgaug.synthesis.generate import batch_seed, synthesize_set
-from emgaug.training.checkpoint import load_generator, save_checkpoint
+from emgaug.training.checkpoint import load_generator
+from emgaug.training.trainer import train_model
 
 WINDOW = WindowConfig(window_s=0.25, stride_s=0.25, angle_rate_hz=50.0)
 
 
-def _checkpoint(manifest_path, path, model_name: str, fit: bool, window: WindowConfig = WINDOW):
-    """A real checkpoint over the manifest's training split (ridge fitted in closed form; others as initialised)."""
-    m = load_manifest(manifest_path)
-    src = m.data_source
-    win = window.resolve(src.sample_rate)
-    recs = m.recordings("train")
-    norm = compute_norm_stats(src, recs)
-    lm = m.label_map()
-    torch.manual_seed(0)
-    model = build_model(model_name, src.num_channels, src.num_joints, win, len(lm))
-    if fit:
-        ds = WindowDataset(src, recs, win, norm=norm, label_map=lm)
-        model.fit(torch.utils.data.DataLoader(ds, batch_size=64))
-    return save_checkpoint(path, {
-        "model_name": model_name, "model_config": model.config, "model_state": model.state_dict(),
-        "num_channels": src.num_channels, "num_joints": src.num_joints, "num_classes": len(lm),
-        "window": win.to_dict(), "norm": norm.to_dict(), "label_map": lm, "manifest_path": str(manifest_path),
-        "seed": 0, "code_version": code_version(), "epoch": 1, "config": {"model": model_name, "epochs": 1},
-    })
+def _checkpoint(manifest_path, out_dir, model_name: str, window: WindowConfig = WINDOW):
+    """A real 1-epoch checkpoint from `emgaug train`'s code path (ridge fits in closed form)."""
+    return train_model(manifest_path, model_name, out_dir, epochs=1, batch_size=16, profile="fast", seed=0,
+                       device="cpu", window_cfg=window, max_train_windows=64, max_val_windows=8, quiet=True)
 
 
 @pytest.fixture(scope="module")
 def ridge_ckpt(sim_manifest, tmp_path_factory):
-    return _checkpoint(sim_manifest, tmp_path_factory.mktemp("ckpt") / "ridge.pt", "ridge", fit=True)
+    return _checkpoint(sim_manifest, tmp_path_factory.mktemp("ckpt") / "ridge", "ridge")
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +83,7 @@ def test_round_trip_matches_generator_and_real_angles(ridge_ckpt, ridge_set, sim
     assert md["model_name"] == "ridge" and md["checkpoint_sha256"] == loaded.sha256 and md["seed"] == 3
     assert md["source_split"] == "train" and md["allow_test_conditioning"] is False
     assert md["manifest_path"] == str(sim_manifest) and md["window"]["stride"] == loaded.window.window
-    assert md["config"] == {"model": "ridge", "epochs": 1} and md["code_version"] and md["command_line"]
+    assert md["config"]["model"] == "ridge" and md["config"] == loaded.config and md["code_version"] and md["command_line"]
     assert (s.labels["split"] == "train").all()
 
 
@@ -244,7 +228,7 @@ def test_kinematics_input_errors_name_the_file(ridge_ckpt, tmp_path, problem, ma
 
 
 def test_short_sequence_gives_a_padded_window_with_zero_emg_tail(sim_manifest, tmp_path):
-    ckpt = _checkpoint(sim_manifest, tmp_path / "pad.pt", "ridge", fit=True, window=dataclasses.replace(WINDOW, pad=True))
+    ckpt = _checkpoint(sim_manifest, tmp_path / "pad", "ridge", window=dataclasses.replace(WINDOW, pad=True))
     _, ang = _kinematics_file(tmp_path / "a.hdf5", stage="fist")
     df = pd.DataFrame({"joint_angles": list(ang[:300]), "stage": "fist", "sample_rate": SAMPLE_RATE})
     df.to_parquet(tmp_path / "short.parquet")
@@ -296,7 +280,7 @@ def test_cli_command_writes_set_and_summary(ridge_ckpt, tmp_path):
 
 
 def test_seqemg_gan_checkpoint_draws_differ_and_repeat(sim_manifest, tmp_path):
-    ckpt = _checkpoint(sim_manifest, tmp_path / "gan.pt", "seqemg_gan", fit=False)
+    ckpt = _checkpoint(sim_manifest, tmp_path / "gan", "seqemg_gan")
     a = read_synthetic(synthesize_set(ckpt, tmp_path / "a", max_windows=4, samples_per_window=2, seed=1,
                                       batch_size=2, device="cpu"))
     b = read_synthetic(synthesize_set(ckpt, tmp_path / "b", max_windows=4, samples_per_window=2, seed=1,
