@@ -288,3 +288,14 @@ def test_seqemg_gan_checkpoint_draws_differ_and_repeat(sim_manifest, tmp_path):
     assert a.emg.tobytes() == b.emg.tobytes()
     assert not np.allclose(a.emg[0], a.emg[1])  # different h0/noise draws for the same angles
     assert a.metadata["model_name"] == "seqemg_gan"
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_synthesis_draws_the_same_noise_as_cpu(ridge_ckpt, tmp_path):
+    cpu = read_synthetic(synthesize_set(ridge_ckpt, tmp_path / "cpu", max_windows=16, seed=5, device="cpu"))
+    gpu = read_synthetic(synthesize_set(ridge_ckpt, tmp_path / "gpu", max_windows=16, seed=5, device="cuda"))
+    assert gpu.metadata["device"] == "cuda"
+    np.testing.assert_array_equal(gpu.angles, cpu.angles)
+    rms = float(np.sqrt(np.mean(cpu.emg.astype(np.float64) ** 2)))
+    np.testing.assert_allclose(gpu.emg, cpu.emg, rtol=1e-3, atol=1e-3 * rms)  # CPU-drawn noise: same draws on CUDA
