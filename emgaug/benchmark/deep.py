@@ -13,6 +13,7 @@ Both first reduce the window to about 100 frames with a strided convolution, so 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 
 import numpy as np
@@ -123,17 +124,33 @@ def resolve_device(device: str) -> torch.device:
 
 class DeepClassifier:
     """Seeded training of one architecture: per-channel standardisation from the training windows, AdamW,
-    cross-entropy, early stopping on a stratified 10 % validation slice of the training data, best weights kept."""
+    cross-entropy, early stopping on a stratified 10 % validation slice of the training data, best weights kept.
+    On CPU, torch runs `cpu_threads` intra-op threads during fit/predict (default 1: on a shared machine two
+    spinning threads made training ~10x slower, and one thread gives the same float results on any machine)."""
 
     def __init__(self, arch: str, num_classes: int, seed: int = 0, device: str = "auto", max_epochs: int = 30,
-                 patience: int = 5, batch_size: int = 64, lr: float = 2e-3, val_fraction: float = 0.1):
+                 patience: int = 5, batch_size: int = 64, lr: float = 2e-3, val_fraction: float = 0.1,
+                 cpu_threads: int | None = 1):
         if arch not in ARCHITECTURES:
             raise EmgaugError(f"unknown deep classifier {arch!r}; choose from {', '.join(ARCHITECTURES)}")
         self.arch, self.num_classes, self.seed = arch, int(num_classes), int(seed)
         self.device = resolve_device(device)
         self.max_epochs, self.patience, self.batch_size, self.lr, self.val_fraction = max_epochs, patience, batch_size, lr, val_fraction
+        self.cpu_threads = cpu_threads
         self.model: nn.Module | None = None
         self.epochs_run = 0
+
+    @contextlib.contextmanager
+    def _threads(self):
+        if self.device.type != "cpu" or not self.cpu_threads:
+            yield
+            return
+        before = torch.get_num_threads()
+        torch.set_num_threads(self.cpu_threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
 
     def _standardise(self, emg: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(((emg - self.mean) / self.std).astype(np.float32))
@@ -149,6 +166,10 @@ class DeepClassifier:
         return train, val
 
     def fit(self, emg: np.ndarray, labels: np.ndarray) -> "DeepClassifier":
+        with self._threads():
+            return self._fit(emg, labels)
+
+    def _fit(self, emg: np.ndarray, labels: np.ndarray) -> "DeepClassifier":
         emg = np.asarray(emg, dtype=np.float32)
         labels = np.asarray(labels, dtype=np.int64)
         if emg.shape[-1] < 4:
@@ -204,5 +225,6 @@ class DeepClassifier:
         if self.model is None:
             raise RuntimeError("classifier used before fit")
         x = self._standardise(np.asarray(emg, dtype=np.float32))
-        out = [self.model(x[i:i + 256].to(self.device)).argmax(1).cpu() for i in range(0, len(x), 256)]
+        with self._threads():
+            out = [self.model(x[i:i + 256].to(self.device)).argmax(1).cpu() for i in range(0, len(x), 256)]
         return torch.cat(out).numpy()

@@ -69,7 +69,7 @@ def envelopes_figure(ex: dict[str, Any], fs: float) -> str:
         ax.set_xlabel("s", fontsize=8)
         ax.tick_params(labelsize=7)
     fig.suptitle(f"Envelopes (moving average of |x|, {ENVELOPE_S * 1000:.0f} ms): solid real, dashed synthetic, "
-                 f"first {c} channels", fontsize=10)
+                 f"first {c} channels", fontsize=10, y=1.06)
     return _png(fig)
 
 
@@ -166,6 +166,7 @@ def render_html(results: dict[str, Any], plots: list[dict[str, Any]]) -> str:
                          + (f"; problems: {html.escape('; '.join(leak['problems']))}" if leak["problems"] else "") + "</p>")
         if run.get("summary"):
             parts += ["<h3>Classification accuracy (%) (Table 2 layout)</h3>", _table(*table2_rows(run)),
+                      "<h3>Macro F1 (%)</h3>", _table(*table2_rows(run, "macro_f1")),
                       accuracy_figure(run), per_class_figure(run)]
         if run.get("similarity"):
             sim = run["similarity"]

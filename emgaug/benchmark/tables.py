@@ -16,19 +16,18 @@ def pm(mean: float, sd: float, scale: float = 100.0, digits: int = 1) -> str:
     return f"{mean * scale:.{digits}f} ± {sd * scale:.{digits}f}"
 
 
-def table2_rows(run: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    """Header and rows: one row per classifier, accuracy % mean ± SD per condition, then the classifier average."""
+def table2_rows(run: dict[str, Any], key: str = "accuracy") -> tuple[list[str], list[list[str]]]:
+    """Header and rows: one row per classifier, `key` (accuracy or macro_f1) in % as mean ± SD per condition; for
+    accuracy a last row holds the classifier average (mean ± SD over seeds of the per-seed average)."""
     conds = [c for c in CONDITIONS if any(s["condition"] == c for s in run.get("summary", []))]
-    header = ["Classifier", *conds, *[f"macro-F1 {c}" for c in conds]]
+    header = ["Classifier", *conds]
     rows = []
     for clf in dict.fromkeys(s["classifier"] for s in run.get("summary", [])):
         by = {s["condition"]: s for s in run["summary"] if s["classifier"] == clf}
-        rows.append([clf, *[pm(by[c]["accuracy_mean"], by[c]["accuracy_sd"]) for c in conds],
-                     *[pm(by[c]["macro_f1_mean"], by[c]["macro_f1_sd"]) for c in conds]])
+        rows.append([clf, *[pm(by[c][f"{key}_mean"], by[c][f"{key}_sd"]) for c in conds]])
     avg = run.get("classifier_average", {})
-    if avg:
-        rows.append(["Average accuracy", *[pm(avg[c]["accuracy_mean"], avg[c]["accuracy_sd"]) for c in conds],
-                     *["" for _ in conds]])
+    if avg and key == "accuracy":
+        rows.append(["Average accuracy", *[pm(avg[c]["accuracy_mean"], avg[c]["accuracy_sd"]) for c in conds]])
     return header, rows
 
 
@@ -84,6 +83,7 @@ def print_tables(results: dict[str, Any], console) -> None:
             console.print(rich_table(f"Classification accuracy (%) — {r['protocol']} ({r['manifest']}), mean ± SD over "
                                      f"{n_seeds} seed(s), {r['counts']['test_windows']} real test windows",
                                      *table2_rows(r)))
+            console.print(rich_table(f"Macro F1 (%) — {r['protocol']}", *table2_rows(r, "macro_f1")))
     if any(r.get("classifier_average") for r in runs):
         console.print(rich_table("Accuracy (%) by split protocol, average over classifiers, mean ± SD over seeds",
                                  *table3_rows(runs)))
