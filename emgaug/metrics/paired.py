@@ -129,11 +129,22 @@ def frequency_errors(real: np.ndarray, synth: np.ndarray, sample_rate: float,
     return _channel_mean(mdf), _channel_mean(mnf)
 
 
+def spectral_metrics(real: np.ndarray, synth: np.ndarray, sample_rate: float,
+                     band: tuple[float, float] = PSD_BAND_HZ) -> dict[str, np.ndarray]:
+    """PSD log-distance and median/mean frequency errors from one Welch pass (same definitions as the functions above)."""
+    f, pr, ps = _spectra(real, synth, sample_rate, band)
+    floor = 1e-20
+    return {"psd_log_distance_db": np.abs(10 * np.log10(np.maximum(pr, floor)) - 10 * np.log10(np.maximum(ps, floor))).mean(axis=(1, 2)),
+            "median_freq_error_hz": _channel_mean(np.abs(median_frequency(f, pr) - median_frequency(f, ps))),
+            "mean_freq_error_hz": _channel_mean(np.abs(mean_frequency(f, pr) - mean_frequency(f, ps)))}
+
+
 def excess_kurtosis(x: np.ndarray) -> np.ndarray:
     """Fisher (excess) kurtosis along the last axis, biased moment estimator; NaN for a constant series."""
     d = x - x.mean(-1, keepdims=True)
-    m2 = (d * d).mean(-1)
-    m4 = (d ** 4).mean(-1)
+    d2 = d * d
+    m2 = d2.mean(-1)
+    m4 = (d2 * d2).mean(-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(m2 > 0, m4 / np.where(m2 > 0, m2 * m2, 1.0) - 3.0, np.nan)
 

@@ -47,13 +47,10 @@ def pair_metrics_chunk(real: np.ndarray, synth: np.ndarray, sample_rate: float, 
                        dtw_band: float | None = 0.1, fastdtw_radius: int = 1, envelope_s: float = paired.ENVELOPE_S,
                        psd_band: tuple[float, float] = paired.PSD_BAND_HZ, with_dtw: bool = True) -> dict[str, np.ndarray]:
     """Every per-pair metric for one chunk of (n, C, T) pairs -> {name: (n,) array}."""
-    mdf, mnf = paired.frequency_errors(real, synth, sample_rate, psd_band)
     out = {
         "fft_mse": paired.fft_mse(real, synth),
         "eecc": paired.eecc(real, synth, sample_rate, envelope_s),
-        "psd_log_distance_db": paired.psd_log_distance(real, synth, sample_rate, psd_band),
-        "median_freq_error_hz": mdf,
-        "mean_freq_error_hz": mnf,
+        **paired.spectral_metrics(real, synth, sample_rate, psd_band),
         "kurtosis_difference": paired.kurtosis_difference(real, synth),
         "channel_corr_distance": paired.channel_correlation_distance(real, synth),
     }
