@@ -70,7 +70,7 @@ def test_overlap_detection_is_exact_on_boundaries():
 
 def test_rr_gr_mr_wiring_counts_and_seeds(sim_manifest, good_synth, tmp_path):
     res = run_benchmark([sim_manifest], [good_synth], classifiers=["rf"], seeds=2, mix_ratio=0.5, metrics=False,
-                        show_progress=False, out=tmp_path / "out")
+                        stride_s=WINDOW_S, show_progress=False, out=tmp_path / "out")
     run = res["runs"][0]
     n_train, n_syn = run["counts"]["train_windows"], run["counts"]["synthetic_windows"]
     assert n_syn == n_train  # the fake generator conditions on every training window once
@@ -91,13 +91,20 @@ def test_rr_gr_mr_wiring_counts_and_seeds(sim_manifest, good_synth, tmp_path):
 
 
 def test_gr_really_trains_on_synthetic_labels(sim_manifest, good_synth, tmp_path):
+    from emgaug.benchmark.protocols import run_protocols
+    from emgaug.synthesis.parquet_io import read_synthetic
+
     bad = write_fake_synthetic(sim_manifest, tmp_path / "shuffled", shuffle_labels=True, seed=3)
-    good = run_benchmark([sim_manifest], [good_synth], classifiers=["rf"], seeds=1, metrics=False, show_progress=False)
-    worse = run_benchmark([sim_manifest], [bad], classifiers=["rf"], seeds=1, metrics=False, show_progress=False)
-    g = good["runs"][0]["classifier_average"]["GR"]["accuracy_mean"]
-    w = worse["runs"][0]["classifier_average"]["GR"]["accuracy_mean"]
-    rr = good["runs"][0]["classifier_average"]["RR"]["accuracy_mean"]
-    assert w < g - 0.2 and rr == worse["runs"][0]["classifier_average"]["RR"]["accuracy_mean"]
+    m, win = _window(sim_manifest)
+    test = load_split_windows(m, "test", win)
+    names = [s for s, _ in sorted(m.label_map().items(), key=lambda kv: kv[1])]
+    acc = {}
+    for key, path in (("good", good_synth), ("shuffled", bad)):
+        syn = synthetic_windows(read_synthetic(path), m, win, m.data_source.num_channels)
+        rows = run_protocols(syn, test, syn, ["rf"], [0], names, conditions=("GR",))
+        assert [r["condition"] for r in rows] == ["GR"] and rows[0]["train_synthetic"] == len(syn)
+        acc[key] = rows[0]["accuracy"]
+    assert acc["shuffled"] < acc["good"] - 0.2
 
 
 def test_leakage_refused_by_metadata_and_by_row_overlap(sim_manifest, tmp_path):
@@ -148,7 +155,9 @@ def test_input_errors_are_one_line(sim_manifest, good_synth):
     s.labels["stage"] = "never_seen"
     with pytest.raises(EmgaugError, match="not classes of"):
         synthetic_windows(s, m, win, m.data_source.num_channels)
-    assert resolve_window(m, None, 0.5, None).window == 1000
+    assert resolve_window(m, None, 0.5, None).window == 1000 and resolve_window(m, None, 0.5, None).stride == 500
+    from_synth = resolve_window(m, s.metadata, None, None)
+    assert from_synth.window == win.window and from_synth.stride == win.window // 2 and from_synth.jitter == 0
 
 
 def test_training_set_mix_ratio_caps_at_available_synthetic():

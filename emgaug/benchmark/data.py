@@ -35,7 +35,8 @@ class LabelledWindows:
 
 def resolve_window(manifest: Manifest, synthetic_meta: dict[str, Any] | None, window_s: float | None,
                    stride_s: float | None) -> ResolvedWindow:
-    """Window geometry: the synthetic set's (so real and synthetic windows match), else from --window-s/--stride-s."""
+    """Real-window geometry: the synthetic set's window length (so real and synthetic windows match), else --window-s
+    (default 1 s); stride --stride-s, else half a window. Never jittered: test windows must be reproducible."""
     fs = manifest.data_source.sample_rate
     if synthetic_meta and synthetic_meta.get("window"):
         win = ResolvedWindow.from_dict(synthetic_meta["window"])
@@ -45,12 +46,10 @@ def resolve_window(manifest: Manifest, synthetic_meta: dict[str, Any] | None, wi
         if window_s is not None and int(round(window_s * fs)) != win.window:
             raise EmgaugError(f"--window-s {window_s} disagrees with the synthetic set's {win.window / fs:g} s windows; "
                               "drop --window-s so real and synthetic windows match")
-        if stride_s is not None:
-            win = ResolvedWindow(win.window, max(1, int(round(stride_s * fs))), win.angle_downsample, 0, win.pad, fs)
-        return ResolvedWindow(win.window, win.stride, win.angle_downsample, 0, win.pad, fs)  # never jitter test data
-    cfg = WindowConfig(window_s=1.0 if window_s is None else window_s,
-                       stride_s=(0.5 if window_s is None else window_s / 2) if stride_s is None else stride_s,
-                       angle_rate_hz=default_angle_rate(fs))
+        stride = max(1, int(round(stride_s * fs))) if stride_s is not None else max(1, win.window // 2)
+        return ResolvedWindow(win.window, stride, win.angle_downsample, 0, win.pad, fs)
+    w = 1.0 if window_s is None else window_s
+    cfg = WindowConfig(window_s=w, stride_s=w / 2 if stride_s is None else stride_s, angle_rate_hz=default_angle_rate(fs))
     return cfg.resolve(fs)
 
 

@@ -23,7 +23,7 @@ def benchmark(
     max_test_windows: Optional[int] = typer.Option(None, help="Cap on real test windows and on similarity pairs (seeded subset)."),
     max_train_windows: Optional[int] = typer.Option(None, help="Cap on real and on synthetic training windows (seeded subset)."),
     window_s: Optional[float] = typer.Option(None, help="Window length when no synthetic set fixes it (default 1 s)."),
-    stride_s: Optional[float] = typer.Option(None, help="Window stride (default: the synthetic set's, else half a window)."),
+    stride_s: Optional[float] = typer.Option(None, help="Stride of the real windows (default: half a window)."),
     dtw: str = typer.Option("exact", help="DTW: exact (dtaidistance C, L1 cost) or fastdtw (paper-compatible, radius 1)."),
     dtw_band: float = typer.Option(0.1, help="Exact DTW Sakoe-Chiba half-width as a fraction of the window; 0 = unconstrained."),
     jobs: Optional[int] = typer.Option(None, help="Worker processes for metrics and RandomForest (default: all usable CPUs)."),
