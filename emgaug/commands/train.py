@@ -57,6 +57,8 @@ def train(
     best_metric: str = typer.Option("env_corr", help=f"Validation metric that picks best.pt: {', '.join(VAL_METRICS)}."),
     set_option: Optional[list[str]] = typer.Option(None, "--set", help="Model option KEY=VALUE, e.g. hidden=64 (repeatable)."),
     deterministic: bool = typer.Option(False, help="Deterministic cuDNN kernels (exact resume on CUDA; slower)."),
+    norm_rows: Optional[int] = typer.Option(None, help="Normalisation statistics from the first N rows of each train "
+                                            "recording (default: every row)."),
 ) -> None:
     """Train a joint-angle -> EMG generator on the manifest's train split; multi-GPU with `torchrun ... emgaug train`."""
     window_cfg = WindowConfig(window_s=window_s, stride_s=stride_s, angle_rate_hz=angle_rate_hz, jitter_s=jitter_s)
@@ -64,7 +66,7 @@ def train(
                        device=device, resume=resume, workers=workers, window_cfg=window_cfg,
                        max_train_windows=max_train_windows, max_val_windows=max_val_windows, alpha=alpha, lr=lr,
                        amp=amp, model_overrides=parse_model_options(set_option or []), best_metric=best_metric,
-                       deterministic=deterministic)
+                       deterministic=deterministic, norm_rows_per_recording=norm_rows)
     ck = read_checkpoint(path)
     t = Table(title=f"{model}: {path}")
     for c in ("epoch", "train", "val"):

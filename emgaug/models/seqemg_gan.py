@@ -14,6 +14,9 @@ Choices the paper leaves open, made here and stated:
 - The discriminator scores every angle frame (m_t of Eq. 6); h0 enters it detached, as a condition.
 - Ablation (d) "w/o discriminator" trains with L1 reconstruction + KL (the paper's "Non-GAN" baseline).
 - `feature_loss_weight` > 0 adds paired log-envelope/log-spectrum L1; off by default (paper objective).
+- alpha defaults to 2: the paper's only stated loss weight ("the weight parameter lambda is set to 2").
+- L_GAN is the per-frame binary cross-entropy of Eq. 8; the generator uses the usual non-saturating form
+  (maximise log D(G)) and steps before the discriminator, which then scores that step's (detached) fakes.
 """
 
 from __future__ import annotations

@@ -35,7 +35,8 @@ from emgaug.training.validation import VAL_METRICS, ValSet, is_better, validate
 
 # settings that must match for --resume to continue a run (epochs may grow under the paper profile)
 RESUME_KEYS = ("model", "profile", "batch_size", "seed", "lr", "amp", "alpha", "window", "max_train_windows",
-               "max_val_windows", "best_metric", "model_overrides", "world_size", "manifest_sha256")
+               "max_val_windows", "best_metric", "model_overrides", "world_size", "manifest_sha256",
+               "norm_rows_per_recording")
 
 
 @dataclass
@@ -60,6 +61,7 @@ class TrainConfig:
     device: str = "auto"
     workers: int = 0
     deterministic: bool = False
+    norm_rows_per_recording: int | None = None
 
 
 def _amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
@@ -89,12 +91,13 @@ def train_model(manifest_path: str | Path, model_name: str, out_dir: str | Path 
                 window_cfg: WindowConfig | None = None, max_train_windows: int | None = None,
                 max_val_windows: int = 64, alpha: float | None = None, lr: float | None = None, amp: str = "auto",
                 model_overrides: dict[str, Any] | None = None, best_metric: str = "env_corr",
-                deterministic: bool = False, quiet: bool = False,
+                deterministic: bool = False, norm_rows_per_recording: int | None = None, quiet: bool = False,
                 on_epoch_end: Callable[[int], None] | None = None) -> Path:
     """Train `model_name` on the manifest's train split; return out_dir/best.pt (last.pt when no validation).
 
-    `batch_size` is the global batch (split over DDP ranks). `on_epoch_end(epoch)` is called after each
-    epoch's checkpoint is on disk (tests use it to kill a run).
+    `batch_size` is the global batch (split over DDP ranks). Normalisation statistics use every train row, or
+    the first `norm_rows_per_recording` rows of each train recording (for very large datasets).
+    `on_epoch_end(epoch)` is called after each epoch's checkpoint is on disk (tests use it to kill a run).
     """
     if model_name not in MODEL_NAMES:
         raise EmgaugError(f"unknown model '{model_name}'; choose one of {', '.join(MODEL_NAMES)}")
@@ -122,7 +125,8 @@ def train_model(manifest_path: str | Path, model_name: str, out_dir: str | Path 
                           window=window.to_dict(), max_train_windows=max_train_windows,
                           max_val_windows=max_val_windows, best_metric=best_metric, model_overrides=overrides,
                           world_size=ctx.world_size, manifest_sha256=file_sha256(manifest_path), device=device,
-                          workers=workers, deterministic=deterministic)
+                          workers=workers, deterministic=deterministic,
+                          norm_rows_per_recording=norm_rows_per_recording)
         ck = read_checkpoint(last) if resume and last.exists() else None
         if ck is not None:
             _check_resume(ck, cfg, last)
@@ -141,7 +145,8 @@ def train_model(manifest_path: str | Path, model_name: str, out_dir: str | Path 
             norm = None
             if ctx.is_main:
                 with console.status("normalisation statistics over the training split"):
-                    norm = compute_norm_stats(source, manifest.recordings("train"))
+                    norm = compute_norm_stats(source, manifest.recordings("train"),
+                                              max_rows_per_recording=norm_rows_per_recording)
             norm = D.broadcast_object(ctx, norm)
         td = train_data(manifest, window, norm, label_map, seed, max_train_windows)
         val = val_set(manifest, window, norm, label_map, max_val_windows) if ctx.is_main else None
@@ -210,6 +215,24 @@ def _print_epoch(console: Console, rec: dict[str, Any], best_metric: str) -> Non
     console.print(f"epoch {rec['epoch']:>3}  {tr}  |  val {va or '-'}  ({rec['seconds']:.1f}s){mark}")
 
 
+def train_step(net: torch.nn.Module, parts: tuple[str, ...], batch: dict[str, torch.Tensor],
+               optims: dict[str, torch.optim.Optimizer], scalers: dict[str, torch.amp.GradScaler],
+               amp_dtype: torch.dtype | None) -> dict[str, torch.Tensor]:
+    """One optimisation step of every part in order (generator, then discriminator); returns detached logs."""
+    logs: dict[str, torch.Tensor] = {}
+    device_type = batch["emg"].device.type
+    for part in parts:
+        opt = optims[part]
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast(device_type, dtype=amp_dtype or torch.bfloat16, enabled=amp_dtype is not None):
+            loss, part_logs = net(batch, part)
+        scalers[part].scale(loss).backward()
+        scalers[part].step(opt)
+        scalers[part].update()
+        logs.update(part_logs)
+    return logs
+
+
 def _train_sgd(model: EMGGenerator, td, val: ValSet | None, cfg: TrainConfig, ctx: D.DistContext,
                common: dict[str, Any], out: Path, ck: dict[str, Any] | None, console: Console,
                on_epoch_end: Callable[[int], None] | None) -> Path:
@@ -249,16 +272,9 @@ def _train_sgd(model: EMGGenerator, td, val: ValSet | None, cfg: TrainConfig, ct
             task = prog.add_task(f"epoch {epoch + 1}/{cfg.epochs}", total=len(loader))
             for batch in loader:
                 batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-                for part in model.parts:
-                    opt, _ = optims[part]
-                    opt.zero_grad(set_to_none=True)
-                    with torch.autocast(device.type, dtype=amp_dtype or torch.bfloat16, enabled=amp_dtype is not None):
-                        loss, logs = net(batch, part)
-                    scalers[part].scale(loss).backward()
-                    scalers[part].step(opt)
-                    scalers[part].update()
-                    for k, v in logs.items():
-                        sums[k] = sums[k] + v if k in sums else v.clone()
+                logs = train_step(net, model.parts, batch, {p: o for p, (o, _) in optims.items()}, scalers, amp_dtype)
+                for k, v in logs.items():
+                    sums[k] = sums[k] + v if k in sums else v.clone()
                 steps += 1
                 prog.advance(task)
         for _, sched in optims.values():
