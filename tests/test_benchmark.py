@@ -155,6 +155,9 @@ def test_input_errors_are_one_line(sim_manifest, good_synth):
     s.labels["stage"] = "never_seen"
     with pytest.raises(EmgaugError, match="not classes of"):
         synthetic_windows(s, m, win, m.data_source.num_channels)
+    with pytest.raises(EmgaugError, match="--max-train-windows"):
+        load_split_windows(m, "train", win, max_gb=1e-4)
+    assert len(load_split_windows(m, "train", win, max_windows=2, max_gb=1e-4)) == 2
     assert resolve_window(m, None, 0.5, None).window == 1000 and resolve_window(m, None, 0.5, None).stride == 500
     from_synth = resolve_window(m, s.metadata, None, None)
     assert from_synth.window == win.window and from_synth.stride == win.window // 2 and from_synth.jitter == 0
@@ -187,3 +190,19 @@ def test_cli_refuses_leaky_set_with_one_red_line(sim_manifest, tmp_path):
     assert flat.startswith("error:") and "refused for GR/MR" in flat and "overlap test-split rows" in flat
     assert "Traceback" not in p.stdout + p.stderr
     assert not (tmp_path / "o" / "results.json").exists()
+
+
+@pytest.mark.slow
+def test_cli_end_to_end_all_classifiers_and_metrics(sim_manifest, good_synth, tmp_path):
+    out = tmp_path / "full"
+    p = subprocess.run([sys.executable, "-m", "emgaug", "benchmark", "--manifest", str(sim_manifest), "--synthetic",
+                        str(good_synth), "--seeds", "2", "--device", "cpu", "--out", str(out)],
+                       capture_output=True, text=True, cwd=REPO, timeout=900)
+    assert p.returncode == 0, p.stdout + p.stderr
+    js = json.loads((out / "results.json").read_text())
+    run = js["runs"][0]
+    assert {s["classifier"] for s in run["summary"]} == {"svm", "rf", "tds_rnn", "neuropose"}
+    assert len(pd.read_csv(out / "results.csv")) == 4 * 3 * 2
+    assert run["similarity"]["paired_against"] == "train" and "dtw" in run["similarity"]["metrics"]
+    html = (out / "report.html").read_text()
+    assert html.count("<img") >= 6 and "Table 2 layout" in html and "Table 3 layout" in html

@@ -54,12 +54,20 @@ def resolve_window(manifest: Manifest, synthetic_meta: dict[str, Any] | None, wi
 
 
 def load_split_windows(manifest: Manifest, split: str, window: ResolvedWindow, max_windows: int | None = None,
-                       seed: int = 0, progress: Callable[[int], Any] | None = None) -> LabelledWindows:
-    """Read a manifest split as (N, C, T) raw-unit windows; `max_windows` keeps a seeded random subset (sorted)."""
+                       seed: int = 0, progress: Callable[[int], Any] | None = None,
+                       max_gb: float | None = None) -> LabelledWindows:
+    """Read a manifest split as (N, C, T) raw-unit windows; `max_windows` keeps a seeded random subset (sorted).
+    Refuses (before reading) when the arrays would exceed `max_gb` GiB, instead of exhausting memory."""
     ds = WindowDataset(manifest.data_source, manifest.recordings(split), window, norm=None, label_map=manifest.label_map())
     idx = np.arange(len(ds))
     if max_windows is not None and len(idx) > max_windows:
         idx = np.sort(np.random.default_rng(seed).choice(len(idx), max_windows, replace=False))
+    need = len(idx) * ds.num_channels * window.window * 4 / 2**30
+    if max_gb is not None and need > max_gb:
+        per = ds.num_channels * window.window * 4 / 2**30
+        raise EmgaugError(f"{manifest.path}: the {split} split has {len(idx)} windows ({need:.3g} GiB in memory, limit "
+                          f"{max_gb:g} GiB); pass --max-{'test' if split == 'test' else 'train'}-windows "
+                          f"{max(1, int(max_gb / per))} or raise --max-memory-gb")
     emg = np.empty((len(idx), ds.num_channels, window.window), dtype=np.float32)
     for k, i in enumerate(idx):
         emg[k] = ds.read_window(int(i))[0]

@@ -82,9 +82,10 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         f1 = np.array([r["macro_f1"] for r in rs])
         classes = list(rs[0]["per_class_accuracy"])
         pc = {c: float(np.mean([r["per_class_accuracy"][c] for r in rs])) for c in classes}
+        pc_sd = {c: _sd(np.array([r["per_class_accuracy"][c] for r in rs])) for c in classes}
         out.append({"classifier": clf, "condition": cond, "seeds": len(rs), "accuracy_mean": float(acc.mean()),
                     "accuracy_sd": _sd(acc), "macro_f1_mean": float(f1.mean()), "macro_f1_sd": _sd(f1),
-                    "per_class_accuracy_mean": pc})
+                    "per_class_accuracy_mean": pc, "per_class_accuracy_sd": pc_sd})
     return out
 
 

@@ -47,7 +47,8 @@ def run_benchmark(manifests: Sequence[str | Path], synthetic: Sequence[Any] = ()
                   features: str = "td", metrics: bool = True, max_test_windows: int | None = None,
                   max_train_windows: int | None = None, window_s: float | None = None, stride_s: float | None = None,
                   device: str = "auto", dtw_method: str = "exact", dtw_band: float | None = 0.1,
-                  n_jobs: int | None = None, out: str | Path | None = None, show_progress: bool = True) -> dict[str, Any]:
+                  n_jobs: int | None = None, out: str | Path | None = None, show_progress: bool = True,
+                  max_memory_gb: float | None = 8.0) -> dict[str, Any]:
     """Benchmark real vs synthetic training data on each manifest; synthetic sets pair with manifests in order.
 
     Returns the results dict (also written as results.json, results.csv and report.html under `out` when given).
@@ -72,7 +73,8 @@ def run_benchmark(manifests: Sequence[str | Path], synthetic: Sequence[Any] = ()
                                                                        for s in synthetic],
               "classifiers": list(classifiers), "seeds": seed_list, "mix_ratio": mix_ratio, "features": features,
               "metrics": metrics, "max_test_windows": max_test_windows, "max_train_windows": max_train_windows,
-              "window_s": window_s, "stride_s": stride_s, "device": dev, "dtw_method": dtw_method, "dtw_band": dtw_band}
+              "window_s": window_s, "stride_s": stride_s, "device": dev, "dtw_method": dtw_method, "dtw_band": dtw_band,
+              "max_memory_gb": max_memory_gb}
     results: dict[str, Any] = {"tool": "emgaug benchmark", "code_version": code_version(), "command": command_line(),
                                "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                                "config": config, "runs": []}
@@ -81,7 +83,7 @@ def run_benchmark(manifests: Sequence[str | Path], synthetic: Sequence[Any] = ()
         synth_item = synthetic[i] if synthetic else None
         run, plot = _run_one(Path(mpath), synth_item, list(classifiers), seed_list, mix_ratio, features, metrics,
                              max_test_windows, max_train_windows, window_s, stride_s, dev, dtw_method, dtw_band, n_jobs,
-                             show_progress)
+                             show_progress, max_memory_gb)
         results["runs"].append(run)
         plots.append(plot)
     if out is not None:
@@ -94,7 +96,7 @@ def run_benchmark(manifests: Sequence[str | Path], synthetic: Sequence[Any] = ()
 def _run_one(mpath: Path, synth_item: Any, classifiers: list[str], seeds: list[int], mix_ratio: float, features: str,
              metrics: bool, max_test: int | None, max_train: int | None, window_s: float | None, stride_s: float | None,
              device: str, dtw_method: str, dtw_band: float | None, n_jobs: int | None,
-             show_progress: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+             show_progress: bool, max_gb: float | None) -> tuple[dict[str, Any], dict[str, Any]]:
     m = load_manifest(mpath)
     synth, synth_path = _load_synthetic(synth_item) if synth_item is not None else (None, None)
     window = resolve_window(m, synth.metadata if synth is not None else None, window_s, stride_s)
@@ -114,8 +116,9 @@ def _run_one(mpath: Path, synth_item: Any, classifiers: list[str], seeds: list[i
     with (make_progress() if show_progress else Progress(disable=True)) as prog:
         t_read = prog.add_task(f"{m.protocol}: reading real windows", total=None)
         adv = lambda k: prog.advance(t_read, k)  # noqa: E731
-        train = load_split_windows(m, "train", window, max_train, seed=0, progress=adv) if (classifiers or metrics) else None
-        test = load_split_windows(m, "test", window, max_test, seed=0, progress=adv) if classifiers else None
+        need_train = bool(classifiers) or (metrics and synth is not None)  # metrics use it for TRTS
+        train = load_split_windows(m, "train", window, max_train, seed=0, progress=adv, max_gb=max_gb) if need_train else None
+        test = load_split_windows(m, "test", window, max_test, seed=0, progress=adv, max_gb=max_gb) if classifiers else None
         prog.update(t_read, total=prog.tasks[t_read].completed)
         synth_lw = synthetic_windows(synth, m, window, m.data_source.num_channels) if synth is not None else None
         run["counts"] = {"train_windows": len(train) if train is not None else 0,

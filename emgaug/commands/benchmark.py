@@ -27,6 +27,7 @@ def benchmark(
     dtw: str = typer.Option("exact", help="DTW: exact (dtaidistance C, L1 cost) or fastdtw (paper-compatible, radius 1)."),
     dtw_band: float = typer.Option(0.1, help="Exact DTW Sakoe-Chiba half-width as a fraction of the window; 0 = unconstrained."),
     jobs: Optional[int] = typer.Option(None, help="Worker processes for metrics and RandomForest (default: all usable CPUs)."),
+    max_memory_gb: float = typer.Option(8.0, help="Refuse (with the cap to pass) when a split's windows would exceed this many GiB."),
     device: str = typer.Option("auto", help="Deep decoders: auto (CUDA when present), cpu or cuda[:N]."),
     out: Path = typer.Option(Path("benchmark_out"), help="Folder for results.json, results.csv and report.html."),
 ) -> None:
@@ -42,6 +43,7 @@ def benchmark(
     results = run_benchmark(manifest, synthetic or [], classifiers=parse_classifiers(classifiers), seeds=seeds,
                             mix_ratio=mix_ratio, features=features, metrics=metrics, max_test_windows=max_test_windows,
                             max_train_windows=max_train_windows, window_s=window_s, stride_s=stride_s, device=device,
-                            dtw_method=dtw, dtw_band=dtw_band or None, n_jobs=jobs, out=out)
+                            dtw_method=dtw, dtw_band=dtw_band or None, n_jobs=jobs, out=out,
+                            max_memory_gb=max_memory_gb)
     print_tables(results, console)
     console.print(f"wrote {out / 'results.json'}, {out / 'results.csv'} and {out / 'report.html'}")
