@@ -45,18 +45,30 @@ def synthesize(
 ) -> None:
     """Generate synthetic EMG for chosen angle sequences and write it as a Parquet dataset with full provenance."""
     summary: list[SynthesisSummary] = []
-    with make_progress(WindowsPerSecond()) as progress:
-        task = progress.add_task("synthesizing windows", total=None)
+    progress = make_progress(WindowsPerSecond())
+    task = progress.add_task("synthesizing windows", total=None)
+
+    def on_progress(done: int, total: int) -> None:
+        if not progress.live.is_started:  # shown from the first batch on, so input errors print cleanly
+            progress.start()
+        progress.update(task, completed=done, total=total)
+
+    try:
         synthesize_set(checkpoint, out, manifest=manifest, split=split, stages=stage, users=user, kinematics=kinematics,
                        samples_per_window=samples_per_window, seed=seed, device=device, batch_size=batch_size,
                        max_windows=max_windows, allow_test_conditioning=allow_test_leakage, stride_s=stride_s,
-                       overwrite=overwrite, summary=summary,
-                       on_progress=lambda done, total: progress.update(task, completed=done, total=total))
-    console.print(summary_table(summary[0]))
+                       overwrite=overwrite, summary=summary, on_progress=on_progress)
+    finally:
+        progress.stop()
+    s = summary[0]
+    console.print(summary_table(s))
+    console.print(f"{s.source_windows:,} angle windows x {s.samples_per_window} draw(s) = {s.rows:,} windows in "
+                  f"{s.seconds:.1f} s total ({s.rows / max(s.seconds, 1e-9):,.1f} windows/s including start-up); "
+                  f"{s.bytes_on_disk / 1e6:,.1f} MB on disk")
 
 
 def summary_table(s: SynthesisSummary) -> Table:
-    """Rows per stage plus totals, throughput and where the set went."""
+    """Windows per stage and the total."""
     t = Table(title=f"Synthetic set {s.out} ({s.model_name}, {s.source_split} angles, {s.device})")
     t.add_column("stage")
     t.add_column("windows", justify="right")
@@ -64,6 +76,4 @@ def summary_table(s: SynthesisSummary) -> Table:
         t.add_row(stage, f"{n:,}")
     t.add_section()
     t.add_row("[bold]total[/bold]", f"[bold]{s.rows:,}[/bold]")
-    t.caption = (f"{s.source_windows:,} angle windows x {s.samples_per_window} draw(s); {s.seconds:.1f} s, "
-                 f"{s.rows / max(s.seconds, 1e-9):,.1f} windows/s; {s.bytes_on_disk / 1e6:,.1f} MB on disk")
     return t

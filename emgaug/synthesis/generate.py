@@ -31,6 +31,8 @@ from emgaug.provenance import code_version, command_line, file_sha256
 from emgaug.synthesis.kinematics import open_kinematics
 from emgaug.synthesis.parquet_io import SyntheticWriter, read_metadata
 from emgaug.synthesis.schema import METADATA_FILE
+from emgaug.training.checkpoint import load_generator
+from emgaug.training.distributed import resolve_device
 
 LEAK_FLAG = "--allow-test-leakage"
 
@@ -53,17 +55,6 @@ class SynthesisSummary:
     @property
     def rows(self) -> int:
         return sum(self.rows_per_stage.values())
-
-
-def resolve_device(device: str) -> str:
-    """'auto' -> cuda when available else cpu; 'cuda' without a GPU is a clear error."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise EmgaugError("--device cuda was requested but no CUDA GPU is visible; use --device cpu or auto")
-    if device != "cpu" and not device.startswith("cuda"):
-        raise EmgaugError(f"unknown --device '{device}'; use auto, cpu or cuda")
-    return device
 
 
 def batch_seed(seed: int, sample_index: int, batch_index: int) -> int:
@@ -155,8 +146,6 @@ def synthesize_set(checkpoint: str | Path, out: str | Path, *, manifest: str | P
 
     `on_progress(done_rows, total_rows)` is called after each batch; a `summary` list receives the run summary.
     """
-    from emgaug.training.checkpoint import load_generator
-
     t0 = time.perf_counter()
     checkpoint, out = Path(checkpoint), Path(out)
     if samples_per_window < 1:
@@ -166,7 +155,7 @@ def synthesize_set(checkpoint: str | Path, out: str | Path, *, manifest: str | P
     if max_windows is not None and max_windows < 1:
         raise EmgaugError(f"--max-windows must be >= 1, got {max_windows}")
     _check_out(out, overwrite)
-    dev = resolve_device(device)
+    dev = str(resolve_device(device))
     loaded = load_generator(checkpoint, dev)
     model = loaded.model.eval()
     source, recs, mpath, source_split, split_label, inputs = _select_windows(
