@@ -192,3 +192,11 @@ def test_report_parallel_equals_serial_and_validates_shapes():
     assert a["settings"]["dtw_cost"].startswith("L1") and a["settings"]["dtw_band_samples"] == 30
     with pytest.raises(ValueError):
         similarity_report(r, s[:, :, :200], FS)
+
+
+def test_fastdtw_option_in_the_suite_is_an_upper_bound_of_exact_dtw():
+    r, s = _noise((3, 2, 120), 19), _noise((3, 2, 120), 20)
+    exact = similarity_report(r, s, FS, n_jobs=1, dtw_band=None)["metrics"]["dtw"]["mean"]
+    rep = similarity_report(r, s, FS, n_jobs=1, dtw_method="fastdtw")
+    assert rep["metrics"]["dtw"]["mean"] >= exact - 1e-9
+    assert rep["settings"]["fastdtw_radius"] == 1 and rep["settings"]["dtw_band_samples"] is None

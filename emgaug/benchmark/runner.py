@@ -142,8 +142,10 @@ def _run_one(mpath: Path, synth_item: Any, classifiers: list[str], seeds: list[i
                                                     progress=lambda k: prog.advance(t_pair, k))
             prog.update(t_pair, total=prog.tasks[t_pair].completed)
             if len(idx) == 0:
-                raise EmgaugError(f"{synth_path}: no synthetic window could be paired with real rows of {m.data_source.root} "
-                                  "(filenames or row ranges do not match); synthesize from this manifest's data")
+                console.print(f"[yellow]{synth_path}: no synthetic window matches real rows of {m.data_source.root} "
+                              "(e.g. angles from a kinematics-only pool); similarity metrics skipped[/yellow]")
+                run["similarity_skipped"] = info
+                return run, plot
             synth_p = synth_lw.emg[idx]
             t_met = prog.add_task(f"{m.protocol}: similarity metrics", total=len(idx))
             sim = similarity_report(real_p, synth_p, fs, dtw_method=dtw_method, dtw_band=dtw_band,
