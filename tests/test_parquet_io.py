@@ -63,6 +63,7 @@ def test_round_trip_identical_arrays_and_labels(tmp_path):
     out = tmp_path / "syn"
     emg, ang, mask, labels = _write(out)
     s = read_synthetic(out)
+    assert s.path == out and len(s) == len(emg)
     assert s.emg.dtype == np.float32 and s.emg.shape == emg.shape
     np.testing.assert_array_equal(s.emg, emg)
     np.testing.assert_array_equal(s.angles, ang)

@@ -211,6 +211,7 @@ class SyntheticSet:
     angle_mask: np.ndarray  # bool (N, Ta)
     labels: pd.DataFrame
     metadata: dict[str, Any]
+    path: Path | None = None  # the dataset folder it was read from
 
     def __len__(self) -> int:
         return len(self.emg)
@@ -322,4 +323,4 @@ def read_synthetic(path: str | Path, batch_windows: int = 512) -> SyntheticSet:
         labels = pd.concat(frames).sort_index().reset_index(drop=True)
     else:
         labels = pd.DataFrame({c: [] for c in ("stage", *LABEL_COLUMNS)})
-    return SyntheticSet(emg=emg, angles=ang, angle_mask=mask, labels=labels, metadata=meta)
+    return SyntheticSet(emg=emg, angles=ang, angle_mask=mask, labels=labels, metadata=meta, path=Path(path))
