@@ -159,10 +159,20 @@ def _run_one(mpath: Path, synth_item: Any, classifiers: list[str], seeds: list[i
             plot["examples"] = {"real": real_p[pick], "synth": synth_p[pick],
                                 "titles": [f"{r['filename']} [{int(r['start'])}:{int(r['stop'])}] {r['stage']}"
                                            for _, r in synth_lw.meta.iloc[idx[pick]].iterrows()]}
-            f, pr = paired.welch_psd(real_p.astype(np.float64), fs)
-            _, ps = paired.welch_psd(synth_p.astype(np.float64), fs)
-            plot["psd"] = {"freqs": f, "real": pr.mean(axis=(0, 1)), "synth": ps.mean(axis=(0, 1))}
+            f, pr = _mean_psd(real_p, fs)
+            _, ps = _mean_psd(synth_p, fs)
+            plot["psd"] = {"freqs": f, "real": pr, "synth": ps}
             plot["sample_rate"] = fs
     if not classifiers and not (metrics and synth is not None):
         console.print(f"[yellow]{mpath}: nothing to do (no classifiers and no synthetic set for metrics)[/yellow]")
     return run, plot
+
+
+def _mean_psd(x: np.ndarray, fs: float, chunk: int = 128) -> tuple[np.ndarray, np.ndarray]:
+    """Welch PSD averaged over windows and channels, computed in chunks so float64 copies stay small."""
+    total, f = None, None
+    for i in range(0, len(x), chunk):
+        f, p = paired.welch_psd(x[i:i + chunk].astype(np.float64), fs)
+        s = p.sum(axis=(0, 1))
+        total = s if total is None else total + s
+    return f, total / (len(x) * x.shape[1])
