@@ -200,3 +200,8 @@ def test_fastdtw_option_in_the_suite_is_an_upper_bound_of_exact_dtw():
     rep = similarity_report(r, s, FS, n_jobs=1, dtw_method="fastdtw")
     assert rep["metrics"]["dtw"]["mean"] >= exact - 1e-9
     assert rep["settings"]["fastdtw_radius"] == 1 and rep["settings"]["dtw_band_samples"] is None
+
+
+def test_td_features_chunking_gives_identical_features():
+    x = _noise((9, 3, 50), 21)
+    np.testing.assert_array_equal(td_features(x, chunk=4), td_features(x, chunk=100))

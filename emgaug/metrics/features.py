@@ -13,13 +13,16 @@ FEATURE_NAMES = ("log_mav", "log_rms", "log_wl", "zc_rate", "ssc_rate") + tuple(
 _EPS = 1e-12
 
 
-def td_features(emg: np.ndarray, threshold_frac: float = 0.01, ar_order: int = AR_ORDER) -> np.ndarray:
+def td_features(emg: np.ndarray, threshold_frac: float = 0.01, ar_order: int = AR_ORDER, chunk: int = 256) -> np.ndarray:
     """(N, C, T) windows -> (N, C * F) features, F = 5 + ar_order, channel-major (all features of channel 0 first).
 
     Per channel: log MAV (mean |x|), log RMS, log waveform length (mean |x[t+1]-x[t]|), zero-crossing rate and
     slope-sign-change rate of the mean-removed signal (a change counts only when the step is >= threshold_frac * std
     of that window-channel), and Yule-Walker AR(ar_order) coefficients of the mean-removed signal.
     """
+    if np.ndim(emg) == 3 and len(emg) > chunk:  # bounded float64 temporaries on large sets
+        return np.concatenate([td_features(emg[i:i + chunk], threshold_frac, ar_order, chunk)
+                               for i in range(0, len(emg), chunk)])
     x = np.asarray(emg, dtype=np.float64)
     if x.ndim != 3:
         raise ValueError(f"expected (N, C, T) windows, got shape {x.shape}")
