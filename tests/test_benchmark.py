@@ -115,7 +115,6 @@ def test_leakage_refused_by_metadata_and_by_row_overlap(sim_manifest, tmp_path):
     # test-conditioned windows whose metadata and labels lie: only the row-range check can catch them
     sneaky = write_fake_synthetic(sim_manifest, tmp_path / "sneaky", split="test",
                                   meta_overrides={"allow_test_conditioning": False, "source_split": "train"})
-    import pyarrow.parquet as pq  # noqa: F401 - relabel the split column in memory instead of rewriting
     from emgaug.synthesis.parquet_io import read_synthetic
 
     s = read_synthetic(sneaky)
