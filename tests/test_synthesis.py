@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from emgaug.data.emg2pose import ANGLES_FIELD, GROUP, TIMESERIES
 from emgaug.data.manifest import load_manifest
 from emgaug.data.simulate import SAMPLE_RATE, _make_user, simulate_angles, write_emg2pose_file
-from emgaug.data.windows import WindowConfig, WindowDataset
+from emgaug.data.windows import WindowConfig, WindowDataset, stack_windows
 from emgaug.errors import EmgaugError
 from emgaug.synthesis import SyntheticWindowDataset, read_synthetic
 from emgaug.synthesis.generate import batch_seed, synthesize_set
@@ -201,6 +201,17 @@ def test_kinematics_hdf5_with_an_unseen_gesture(ridge_ckpt, tmp_path):
     assert np.isfinite(s.emg).all() and s.emg.std() > 0
 
 
+def test_kinematics_folder_of_hdf5_files(ridge_ckpt, tmp_path):
+    (tmp_path / "pool").mkdir()
+    _kinematics_file(tmp_path / "pool" / "a_pinch.hdf5", stage="pinch")
+    _kinematics_file(tmp_path / "pool" / "b_spread.hdf5", stage="spread")
+    (tmp_path / "pool" / "notes.txt").write_text("not a recording")
+    s = read_synthetic(synthesize_set(ridge_ckpt, tmp_path / "syn", kinematics=tmp_path / "pool", device="cpu",
+                                      stages=["spread"]))
+    assert set(s.labels["stage"]) == {"spread"} and set(s.labels["filename"]) == {"b_spread"}
+    assert list(s.metadata["kinematics_files"]) == [str(tmp_path / "pool" / "b_spread.hdf5")]
+
+
 def test_kinematics_parquet_table(ridge_ckpt, tmp_path):
     _, ang = _kinematics_file(tmp_path / "a.hdf5", stage="fist")
     n = len(ang)
@@ -243,11 +254,21 @@ def test_short_sequence_gives_a_padded_window_with_zero_emg_tail(sim_manifest, t
 def test_kinematics_from_test_split_files_is_refused(ridge_ckpt, sim_manifest, tmp_path):
     m = load_manifest(sim_manifest)
     test_file = m.recordings("test")[0].path
-    with pytest.raises(EmgaugError, match="test-split recording"):
+    with pytest.raises(EmgaugError, match="overlap the test split"):
         synthesize_set(ridge_ckpt, tmp_path / "syn", kinematics=test_file, device="cpu")
     out = synthesize_set(ridge_ckpt, tmp_path / "syn", kinematics=test_file, device="cpu", max_windows=2,
                          allow_test_conditioning=True)
-    assert read_synthetic(out).metadata["kinematics_test_overlap"]
+    assert read_synthetic(out).metadata["test_overlap_count"] == 1
+
+
+def test_train_split_of_another_manifest_overlapping_the_test_split_is_refused(ridge_ckpt, sim_manifests, tmp_path):
+    other = sim_manifests["sample-wise"]  # its train blocks cut through every file, incl. the checkpoint's test users
+    with pytest.raises(EmgaugError, match="overlap the test split of"):
+        synthesize_set(ridge_ckpt, tmp_path / "syn", manifest=other, device="cpu")
+    assert not (tmp_path / "syn").exists()
+    s = read_synthetic(synthesize_set(ridge_ckpt, tmp_path / "syn", manifest=other, max_windows=3, device="cpu",
+                                      allow_test_conditioning=True))
+    assert s.metadata["test_overlap_count"] > 0 and s.metadata["manifest_path"] == str(other)
 
 
 def test_synthetic_window_dataset_normalises_like_training(ridge_ckpt, ridge_set, sim_manifest):
@@ -261,6 +282,9 @@ def test_synthetic_window_dataset_normalises_like_training(ridge_ckpt, ridge_set
     np.testing.assert_allclose(item["angles"].numpy(), real_ang, rtol=1e-4, atol=1e-4)
     assert int(item["label"]) == loaded.label_map[ds.set.labels["stage"][k]]
     assert abs(float(item["emg"].std()) - 1.0) < 0.6  # normalised EMG scale
+    emg, ang = stack_windows(ds, [k, k + 1])  # real-data helpers accept the synthetic dataset
+    np.testing.assert_array_equal(emg[0], item["emg"].numpy())
+    assert ang.shape == (2, ds.num_joints, loaded.window.angle_frames)
 
 
 def test_cli_command_writes_set_and_summary(ridge_ckpt, tmp_path):

@@ -86,11 +86,31 @@ def _filter(recs: list[Recording], stages: Sequence[str] | None, users: Sequence
     return out
 
 
-def _test_filenames(manifest_path: Path | None) -> set[str]:
-    if manifest_path is None or not Path(manifest_path).is_file():
-        return set()
-    m = load_manifest(manifest_path)
-    return {Path(e["filename"]).stem for e in m.splits.get("test", [])}
+def _test_ranges(manifest_paths: Sequence[Path | None]) -> dict[str, list[tuple[int, int, str]]]:
+    """File stem -> (start, stop, manifest) of every test-split entry of the manifests that exist."""
+    out: dict[str, list[tuple[int, int, str]]] = {}
+    for mp in dict.fromkeys(p.resolve() for p in manifest_paths if p is not None and Path(p).is_file()):
+        for e in load_manifest(mp).splits.get("test", []):
+            out.setdefault(Path(e["filename"]).stem, []).append((int(e["start"]), int(e["stop"]), str(mp)))
+    return out
+
+
+def _test_overlap(recs: Sequence[Recording], ranges: dict[str, list[tuple[int, int, str]]]) -> list[tuple[str, str]]:
+    """(recording key, manifest) for every recording whose rows overlap a test-split range of the same file."""
+    hits = []
+    for r in recs:
+        for start, stop, mp in ranges.get(Path(r.filename).stem, ()):
+            if r.start < stop and start < r.stop:
+                hits.append((r.key, mp))
+                break
+    return hits
+
+
+def _refuse_leak(where: str, hits: list[tuple[str, str]], allow: bool) -> None:
+    if hits and not allow:
+        raise EmgaugError(f"{where}: {len(hits)} selected recording(s) overlap the test split of {hits[0][1]} "
+                          f"(e.g. {hits[0][0]}); conditioning on test angles leaks the test set into GR/MR benchmarks; "
+                          f"use training-split angles, or pass {LEAK_FLAG} to accept the leak")
 
 
 def _check_out(out: Path, overwrite: bool) -> None:
@@ -111,17 +131,12 @@ def _select_windows(loaded, *, manifest, split, stages, users, kinematics, allow
     if kinematics is not None:
         src = open_kinematics(kinematics, num_channels=C, num_joints=J, sample_rate=loaded.window.sample_rate)
         mpath = Path(manifest) if manifest is not None else ckpt_manifest
-        leaked = sorted({Path(r.filename).stem for r in src.recordings} & _test_filenames(mpath))
-        if leaked and not allow_test_conditioning:
-            raise EmgaugError(f"{kinematics}: holds test-split recording(s) of {mpath} ({', '.join(leaked[:3])}"
-                              f"{', ...' if len(leaked) > 3 else ''}); conditioning on test angles leaks the test set, "
-                              f"pass {LEAK_FLAG} only if you accept that")
         recs = _filter(src.recordings, stages, users, str(kinematics))
+        hits = _test_overlap(recs, _test_ranges([ckpt_manifest, mpath]))
+        _refuse_leak(str(kinematics), hits, allow_test_conditioning)
         files = sorted({Path(r.path.split("#")[0]) for r in recs})
-        inputs = {"kinematics_path": str(kinematics),
-                  "kinematics_files": {str(f): file_sha256(f) for f in files},
-                  "kinematics_test_overlap": leaked}
-        return src, recs, mpath, "kinematics_file", "kinematics", inputs
+        inputs = {"kinematics_path": str(kinematics), "kinematics_files": {str(f): file_sha256(f) for f in files}}
+        return src, recs, mpath, "kinematics_file", "kinematics", {**inputs, **_overlap_meta(hits)}
     if split not in SPLITS:
         raise EmgaugError(f"unknown --split '{split}'; use one of {', '.join(SPLITS)}")
     mpath = Path(manifest) if manifest is not None else ckpt_manifest
@@ -132,7 +147,14 @@ def _select_windows(loaded, *, manifest, split, stages, users, kinematics, allow
                           f"test set into GR/MR benchmarks); use --split train, or pass {LEAK_FLAG} to accept the leak")
     m = load_manifest(mpath)
     recs = _filter(m.recordings(split), stages, users, f"{mpath} ({split} split)")
-    return m.data_source, recs, mpath, split, split, {"manifest_sha256": file_sha256(mpath)}
+    # another manifest's train split may hold rows the checkpoint's own manifest keeps for testing
+    hits = _test_overlap(recs, _test_ranges([ckpt_manifest, mpath]))
+    _refuse_leak(f"{mpath} ({split} split)", hits, allow_test_conditioning)
+    return m.data_source, recs, mpath, split, split, {"manifest_sha256": file_sha256(mpath), **_overlap_meta(hits)}
+
+
+def _overlap_meta(hits: list[tuple[str, str]]) -> dict[str, Any]:
+    return {"test_overlap_count": len(hits), "test_overlap": [k for k, _ in hits[:20]]}
 
 
 def synthesize_set(checkpoint: str | Path, out: str | Path, *, manifest: str | Path | None = None, split: str = "train",
