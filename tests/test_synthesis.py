@@ -326,3 +326,23 @@ def test_cuda_synthesis_draws_the_same_noise_as_cpu(ridge_ckpt, tmp_path):
     np.testing.assert_array_equal(gpu.angles, cpu.angles)
     rms = float(np.sqrt(np.mean(cpu.emg.astype(np.float64) ** 2)))
     np.testing.assert_allclose(gpu.emg, cpu.emg, rtol=1e-3, atol=1e-3 * rms)  # CPU-drawn noise: same draws on CUDA
+
+
+def test_real_ninapro_db1_train_synthesize_read_back(tmp_path):
+    from conftest import real_data
+
+    from emgaug.data.source import open_source
+    from emgaug.data.splits import make_split
+
+    src = open_source(real_data("ninapro_db1"))
+    users = sorted({r.user for r in src.recordings})[:3]
+    m = make_split(src, "cross-subject", seed=0, users=users).save(tmp_path / "m.json")
+    ckpt = _checkpoint(m, tmp_path / "run", "ridge", window=WindowConfig(window_s=1.0, stride_s=0.5, angle_rate_hz=50.0),
+                       max_train_windows=256)
+    s = read_synthetic(synthesize_set(ckpt, tmp_path / "syn", max_windows=40, device="cpu"))
+    manifest = load_manifest(m)
+    assert s.emg.shape == (40, src.num_channels, 100) and s.angles.shape == (40, src.num_joints, 50)
+    assert set(s.labels["stage"]) <= set(manifest.label_map()) and set(s.labels["user"]) <= set(users)
+    real = _real_windows(m, "train", load_generator(ckpt, "cpu").window)
+    real_rms = np.sqrt(np.mean([real.read_window(int(i))[0].astype(np.float64) ** 2 for i in s.labels["window_index"]]))
+    assert 0.2 < np.sqrt(np.mean(s.emg.astype(np.float64) ** 2)) / real_rms < 5.0  # raw Ninapro units, not normalised
