@@ -87,6 +87,7 @@ def test_rr_gr_mr_wiring_counts_and_seeds(sim_manifest, good_synth, tmp_path):
     assert len(df) == 6 and {"accuracy", "macro_f1", "acc_click"} <= set(df.columns)
     js = json.loads((tmp_path / "out" / "results.json").read_text())
     assert js["runs"][0]["leakage_check"]["windows_overlapping_test"] == 0
+    assert js["runs"][0]["leakage_check"]["manifest_matches"] is True
     assert "<img" in (tmp_path / "out" / "report.html").read_text()
 
 
@@ -122,6 +123,8 @@ def test_leakage_refused_by_metadata_and_by_row_overlap(sim_manifest, tmp_path):
     m = load_manifest(sim_manifest)
     rep = check_leakage(m, s.labels, s.metadata, str(sneaky))
     assert rep.windows_overlapping_test == len(s.labels) and len(rep.problems) == 1
+    other = check_leakage(m, s.labels, {**s.metadata, "manifest_sha256": "0" * 64}, str(sneaky))
+    assert other.manifest_matches is False and rep.manifest_matches is True
     with pytest.raises(EmgaugError, match="overlap test-split rows"):
         run_benchmark([sim_manifest], [s], classifiers=["rf"], seeds=1, show_progress=False)
     # similarity-only use of a test-conditioned set is allowed and says which real windows it was paired with

@@ -132,13 +132,13 @@ def check_leakage(manifest: Manifest, labels: pd.DataFrame, metadata: dict[str, 
     source_split = metadata.get("source_split")
     hit = overlaps(manifest.splits.get("test", []), labels["filename"].astype(str).tolist(),
                    labels["start"].to_numpy(), labels["stop"].to_numpy())
-    mp = metadata.get("manifest_path")
-    same = None
-    if mp and manifest.path is not None:
-        try:
-            same = Path(mp).resolve() == Path(manifest.path).resolve()
-        except OSError:
-            same = False
+    same = None  # was the set made from this very manifest? (by content hash when recorded, else by path)
+    if metadata.get("manifest_sha256") and manifest.path is not None and Path(manifest.path).is_file():
+        from emgaug.provenance import file_sha256
+
+        same = metadata["manifest_sha256"] == file_sha256(manifest.path)
+    elif metadata.get("manifest_path") and manifest.path is not None:
+        same = Path(metadata["manifest_path"]).resolve() == Path(manifest.path).resolve()
     rep = LeakageReport(synthetic_path, source_split, allow, int(len(labels)), int(hit.sum()), same)
     if allow:
         rep.problems.append("its metadata says allow_test_conditioning=true")

@@ -111,6 +111,9 @@ def _run_one(mpath: Path, synth_item: Any, classifiers: list[str], seeds: list[i
         run["leakage_check"] = leak.to_dict()
         if classifiers:
             refuse_leaky(leak)
+        if leak.manifest_matches is False:
+            console.print(f"[yellow]{synth_path} was made from a different manifest than {mpath}; its rows were "
+                          "checked against this manifest's test split, but make sure the pairing is intended[/yellow]")
     plot: dict[str, Any] = {"class_names": class_names}
     fs = float(m.data_source.sample_rate)
     with (make_progress() if show_progress else Progress(disable=True)) as prog:
