@@ -12,7 +12,6 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from emgaug.data.emg2pose import ANGLES_FIELD, GROUP, TIMESERIES
 from emgaug.data.manifest import load_manifest
 from emgaug.data.simulate import SAMPLE_RATE, _make_user, simulate_angles, write_emg2pose_file
 from emgaug.data.windows import WindowConfig, WindowDataset, stack_windows

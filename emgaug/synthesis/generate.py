@@ -25,6 +25,7 @@ import torch
 
 from emgaug.data.manifest import SPLITS, load_manifest
 from emgaug.data.recording import Recording
+from emgaug.data.source import DatasetSource
 from emgaug.data.windows import ResolvedWindow, WindowDataset
 from emgaug.errors import EmgaugError
 from emgaug.provenance import code_version, command_line, file_sha256
@@ -55,6 +56,18 @@ class SynthesisSummary:
     @property
     def rows(self) -> int:
         return sum(self.rows_per_stage.values())
+
+
+@dataclass
+class AngleSelection:
+    """Where the conditioning angles come from, and the provenance to record about it."""
+
+    source: DatasetSource
+    recordings: list[Recording]
+    manifest_path: Path | None
+    source_split: str  # train / val / test / kinematics_file (metadata)
+    split_label: str  # per-row `split` column
+    provenance: dict[str, Any]
 
 
 def batch_seed(seed: int, sample_index: int, batch_index: int) -> int:
@@ -123,8 +136,8 @@ def _check_out(out: Path, overwrite: bool) -> None:
     read_metadata(out)
 
 
-def _select_windows(loaded, *, manifest, split, stages, users, kinematics, allow_test_conditioning):
-    """Pick the angle source; returns (source, recordings, manifest_path, source_split, split_label, inputs)."""
+def _select_windows(loaded, *, manifest, split, stages, users, kinematics, allow_test_conditioning) -> AngleSelection:
+    """Pick the angle source (manifest split or kinematics file), refusing test-split angles unless allowed."""
     C = int(np.asarray(loaded.norm.emg_mean).shape[0])
     J = int(np.asarray(loaded.norm.angle_mean).shape[0])
     ckpt_manifest = Path(loaded.manifest_path) if loaded.manifest_path else None
@@ -136,7 +149,7 @@ def _select_windows(loaded, *, manifest, split, stages, users, kinematics, allow
         _refuse_leak(str(kinematics), hits, allow_test_conditioning)
         files = sorted({Path(r.path.split("#")[0]) for r in recs})
         inputs = {"kinematics_path": str(kinematics), "kinematics_files": {str(f): file_sha256(f) for f in files}}
-        return src, recs, mpath, "kinematics_file", "kinematics", {**inputs, **_overlap_meta(hits)}
+        return AngleSelection(src, recs, mpath, "kinematics_file", "kinematics", {**inputs, **_overlap_meta(hits)})
     if split not in SPLITS:
         raise EmgaugError(f"unknown --split '{split}'; use one of {', '.join(SPLITS)}")
     mpath = Path(manifest) if manifest is not None else ckpt_manifest
@@ -150,11 +163,33 @@ def _select_windows(loaded, *, manifest, split, stages, users, kinematics, allow
     # another manifest's train split may hold rows the checkpoint's own manifest keeps for testing
     hits = _test_overlap(recs, _test_ranges([ckpt_manifest, mpath]))
     _refuse_leak(f"{mpath} ({split} split)", hits, allow_test_conditioning)
-    return m.data_source, recs, mpath, split, split, {"manifest_sha256": file_sha256(mpath), **_overlap_meta(hits)}
+    return AngleSelection(m.data_source, recs, mpath, split, split,
+                          {"manifest_sha256": file_sha256(mpath), **_overlap_meta(hits)})
 
 
 def _overlap_meta(hits: list[tuple[str, str]]) -> dict[str, Any]:
     return {"test_overlap_count": len(hits), "test_overlap": [k for k, _ in hits[:20]]}
+
+
+def _generate_draws(model, angles: torch.Tensor, labels: torch.Tensor | None, seed: int, batch_index: int,
+                    samples: int) -> np.ndarray:
+    """Normalised EMG (B, samples, C, T): draw k of this batch uses the generator seeded by (seed, k, batch)."""
+    draws = []
+    with torch.inference_mode():
+        for k in range(samples):
+            g = torch.Generator().manual_seed(batch_seed(seed, k, batch_index))
+            draws.append(model.generate(angles, labels=labels, generator=g).float().cpu().numpy())
+    return np.stack(draws, 1)
+
+
+def _batch_rows(metas: list[dict[str, Any]], idx: np.ndarray, valid: np.ndarray, samples: int, split_label: str) -> pd.DataFrame:
+    """Label rows of a batch, window-major (window 0 draw 0, window 0 draw 1, ...)."""
+    rows = pd.DataFrame([m for m in metas for _ in range(samples)])
+    rows["sample_index"] = np.tile(np.arange(samples), len(idx))
+    rows["window_index"] = np.repeat(idx, samples)
+    rows["split"] = split_label
+    rows["valid_samples"] = np.repeat(valid, samples)
+    return rows
 
 
 def synthesize_set(checkpoint: str | Path, out: str | Path, *, manifest: str | Path | None = None, split: str = "train",
@@ -176,32 +211,33 @@ def synthesize_set(checkpoint: str | Path, out: str | Path, *, manifest: str | P
         raise EmgaugError(f"--batch-size must be >= 1, got {batch_size}")
     if max_windows is not None and max_windows < 1:
         raise EmgaugError(f"--max-windows must be >= 1, got {max_windows}")
+    if stride_s is not None and stride_s <= 0:
+        raise EmgaugError(f"--stride-s must be > 0 seconds, got {stride_s}")
     _check_out(out, overwrite)
     dev = str(resolve_device(device))
     loaded = load_generator(checkpoint, dev)
     model = loaded.model.eval()
-    source, recs, mpath, source_split, split_label, inputs = _select_windows(
-        loaded, manifest=manifest, split=split, stages=stages, users=users, kinematics=kinematics,
-        allow_test_conditioning=allow_test_conditioning)
+    sel = _select_windows(loaded, manifest=manifest, split=split, stages=stages, users=users, kinematics=kinematics,
+                          allow_test_conditioning=allow_test_conditioning)
     ckpt_win: ResolvedWindow = loaded.window
     stride = ckpt_win.window if stride_s is None else max(1, int(round(stride_s * ckpt_win.sample_rate)))
     window = dataclasses.replace(ckpt_win, stride=stride, jitter=0)
     label_map = dict(loaded.label_map or {})
-    ds = WindowDataset(source, recs, window, norm=None, label_map=label_map)
-    C = int(np.asarray(loaded.norm.emg_mean).shape[0])
+    ds = WindowDataset(sel.source, sel.recordings, window, norm=None, label_map=label_map)
+    C, T = int(np.asarray(loaded.norm.emg_mean).shape[0]), window.window
     if ds.num_joints != model.num_joints:
-        raise EmgaugError(f"{source.root}: {ds.num_joints} joint angles but checkpoint {checkpoint} expects "
+        raise EmgaugError(f"{sel.source.root}: {ds.num_joints} joint angles but checkpoint {checkpoint} expects "
                           f"{model.num_joints}; use data with the training joint layout")
     picked = evenly_spaced(len(ds), max_windows)
-    total_rows = len(picked) * samples_per_window
+    S = samples_per_window
     meta = {
         "model_name": loaded.model_name, "checkpoint_path": str(checkpoint), "checkpoint_sha256": loaded.sha256,
         "checkpoint_epoch": loaded.epoch, "checkpoint_seed": loaded.seed, "generator_code_version": loaded.code_version,
-        "manifest_path": str(mpath) if mpath is not None else None, "source_split": source_split,
-        "allow_test_conditioning": bool(allow_test_conditioning), **inputs,
+        "manifest_path": str(sel.manifest_path) if sel.manifest_path is not None else None,
+        "source_split": sel.source_split, "allow_test_conditioning": bool(allow_test_conditioning), **sel.provenance,
         "stage_filter": list(stages or []), "user_filter": list(users or []),
         "window": window.to_dict(), "checkpoint_window": ckpt_win.to_dict(), "sample_rate": float(window.sample_rate),
-        "seed": int(seed), "samples_per_window": int(samples_per_window), "batch_size": int(batch_size),
+        "seed": int(seed), "samples_per_window": int(S), "batch_size": int(batch_size),
         "max_windows": max_windows, "num_source_windows": int(len(picked)), "device": dev,
         "seeding": "torch.Generator (CPU) per (seed, sample_index, batch_index) via numpy SeedSequence",
         "units": "raw (denormalised) EMG and joint-angle units of the training data",
@@ -212,10 +248,7 @@ def synthesize_set(checkpoint: str | Path, out: str | Path, *, manifest: str | P
     norm = loaded.norm
     a_mean = np.asarray(norm.angle_mean, dtype=np.float32)[:, None]
     a_std = np.asarray(norm.angle_std, dtype=np.float32)[:, None]
-    labels_by_stage = {s: label_map.get(s, -1) for s in {r.stage for r in recs}}
-    done = 0
-    with SyntheticWriter(out, emg_shape=(C, window.window), angle_shape=(ds.num_joints, window.angle_frames),
-                         metadata=meta) as writer:
+    with SyntheticWriter(out, emg_shape=(C, T), angle_shape=(ds.num_joints, window.angle_frames), metadata=meta) as writer:
         for b, lo in enumerate(range(0, len(picked), batch_size)):
             idx = picked[lo:lo + batch_size]
             reads = [ds.read_window(int(i)) for i in idx]
@@ -224,35 +257,21 @@ def synthesize_set(checkpoint: str | Path, out: str | Path, *, manifest: str | P
             valid = np.stack([r[3] for r in reads]).sum(1).astype(np.int32)
             norm_ang = np.where(amask[:, None, :], (raw_ang - a_mean) / a_std, 0.0).astype(np.float32)
             metas = [ds.window_meta(int(i)) for i in idx]
-            lab = None
-            if getattr(model, "conditions_on_labels", False):
-                lab = torch.tensor([labels_by_stage[m["stage"]] for m in metas], dtype=torch.int64, device=dev)
-            ang_t = torch.from_numpy(norm_ang).to(dev)
-            draws = []
-            with torch.inference_mode():
-                for s in range(samples_per_window):
-                    g = torch.Generator().manual_seed(batch_seed(seed, s, b))
-                    fake = model.generate(ang_t, labels=lab, generator=g)
-                    draws.append(fake.float().cpu().numpy())
-            emg = norm.denormalize_emg_ct(np.stack(draws, 1)).astype(np.float32)  # (B, S, C, T)
-            pad = np.arange(window.window)[None, None, None, :] >= valid[:, None, None, None]
-            emg[np.broadcast_to(pad, emg.shape)] = 0.0  # padding stays zero, as in real windows
-            B, S = len(idx), samples_per_window
-            rows = pd.DataFrame([m for m in metas for _ in range(S)])
-            rows["sample_index"] = np.tile(np.arange(S), B)
-            rows["window_index"] = np.repeat(idx, S)
-            rows["split"] = split_label
-            rows["valid_samples"] = np.repeat(valid, S)
-            writer.write_batch(emg.reshape(B * S, C, window.window), np.repeat(raw_ang, S, axis=0), rows,
-                               angle_mask=np.repeat(amask, S, axis=0))
-            done += B * S
+            labels = None
+            if getattr(model, "conditions_on_labels", False):  # the model refuses stages it never saw (-1)
+                labels = torch.tensor([label_map.get(m["stage"], -1) for m in metas], dtype=torch.int64, device=dev)
+            draws = _generate_draws(model, torch.from_numpy(norm_ang).to(dev), labels, seed, b, S)
+            emg = norm.denormalize_emg_ct(draws).astype(np.float32)  # (B, S, C, T), raw units
+            emg[np.broadcast_to(np.arange(T) >= valid[:, None, None, None], emg.shape)] = 0.0  # padding stays 0, as in real windows
+            writer.write_batch(emg.reshape(-1, C, T), np.repeat(raw_ang, S, axis=0),
+                               _batch_rows(metas, idx, valid, S, sel.split_label), angle_mask=np.repeat(amask, S, axis=0))
             if on_progress is not None:
-                on_progress(done, total_rows)
+                on_progress(writer.num_rows, len(picked) * S)
         rows_per_stage = writer.rows_per_stage
     if summary is not None:
         size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
         summary.append(SynthesisSummary(out=out, rows_per_stage=dict(sorted(rows_per_stage.items())),
                                         source_windows=len(picked), samples_per_window=samples_per_window,
-                                        seconds=time.perf_counter() - t0, bytes_on_disk=size, source_split=source_split,
+                                        seconds=time.perf_counter() - t0, bytes_on_disk=size, source_split=sel.source_split,
                                         device=dev, model_name=loaded.model_name))
     return out
