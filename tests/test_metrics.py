@@ -205,3 +205,10 @@ def test_fastdtw_option_in_the_suite_is_an_upper_bound_of_exact_dtw():
 def test_td_features_chunking_gives_identical_features():
     x = _noise((9, 3, 50), 21)
     np.testing.assert_array_equal(td_features(x, chunk=4), td_features(x, chunk=100))
+
+
+def test_paired_dtw_c_path_matches_the_public_routine_with_band():
+    r, s = _noise((2, 2, 300), 22), _noise((2, 2, 300), 23)
+    expect = np.array([[dtw_l1_exact(r[i, c], s[i, c], 30) for c in range(2)] for i in range(2)]).mean(1)
+    np.testing.assert_allclose(paired_dtw(r, s, band=0.1), expect)
+    assert _brute_dtw_l1(r[0, 0][:60], s[0, 0][:60], 6) == pytest.approx(paired_dtw(r[:1, :1, :60], s[:1, :1, :60], band=0.1)[0])

@@ -59,6 +59,13 @@ def pair_metrics_chunk(real: np.ndarray, synth: np.ndarray, sample_rate: float, 
     return out
 
 
+def _timed_chunk(real: np.ndarray, synth: np.ndarray, **kw) -> tuple[dict[str, np.ndarray], float]:
+    """pair_metrics_chunk plus the CPU seconds it used in its (worker) process."""
+    t0 = time.process_time()
+    out = pair_metrics_chunk(real, synth, **kw)
+    return out, time.process_time() - t0
+
+
 def _summary(v: np.ndarray) -> dict[str, float]:
     ok = v[np.isfinite(v)]
     if len(ok) == 0:
@@ -87,13 +94,14 @@ def similarity_report(real: np.ndarray, synth: np.ndarray, sample_rate: float, *
         raise ValueError(f"paired windows must have equal (n, C, T) shapes, got {real.shape} and {synth.shape}")
     if dtw_method not in DTW_METHODS:
         raise ValueError(f"unknown DTW method {dtw_method!r}; choose one of {DTW_METHODS}")
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     n = len(real)
     jobs = default_jobs() if n_jobs in (None, 0, -1) else max(1, int(n_jobs))
     kw = dict(sample_rate=sample_rate, dtw_method=dtw_method, dtw_band=dtw_band, fastdtw_radius=fastdtw_radius,
               envelope_s=envelope_s, psd_band=psd_band, with_dtw=with_dtw)
     bounds = [(i, min(n, i + chunk_size)) for i in range(0, n, chunk_size)]
     parts: list[dict[str, np.ndarray]] = []
+    worker_cpu = 0.0
     if jobs == 1 or len(bounds) <= 1:
         for a, b in bounds:
             parts.append(pair_metrics_chunk(real[a:b], synth[a:b], **kw))
@@ -103,8 +111,9 @@ def similarity_report(real: np.ndarray, synth: np.ndarray, sample_rate: float, *
         from joblib import Parallel, delayed
 
         par = Parallel(n_jobs=jobs, backend="loky", return_as="generator")
-        for (a, b), part in zip(bounds, par(delayed(pair_metrics_chunk)(real[a:b], synth[a:b], **kw) for a, b in bounds)):
+        for (a, b), (part, cpu) in zip(bounds, par(delayed(_timed_chunk)(real[a:b], synth[a:b], **kw) for a, b in bounds)):
             parts.append(part)
+            worker_cpu += cpu
             if progress:
                 progress(b - a)
     per_pair = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
@@ -132,7 +141,8 @@ def similarity_report(real: np.ndarray, synth: np.ndarray, sample_rate: float, *
                 "envelope_s": envelope_s, "psd_band_hz": list(psd_band), "welch_nperseg": min(paired.WELCH_NPERSEG, real.shape[-1]),
                 "n_jobs": jobs, "seed": seed}
     out = {"n_pairs": n, "channels": int(real.shape[1]), "samples": int(real.shape[2]), "settings": settings,
-           "metrics": metrics, "seconds": time.perf_counter() - t0}
+           "metrics": metrics, "seconds": time.perf_counter() - t0,
+           "cpu_seconds": time.process_time() - cpu0 + worker_cpu}  # this process (all threads) + metric workers
     if keep_per_pair:
         out["per_pair"] = per_pair
     return out
