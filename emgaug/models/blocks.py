@@ -24,7 +24,7 @@ class NoiseInjection(nn.Module):
     """Adds per-sample Gaussian noise with a learned per-channel scale: the source of high-rate EMG texture
     that a decoder driven only by frame-rate features cannot produce."""
 
-    def __init__(self, ch: int, init: float = 0.1):
+    def __init__(self, ch: int, init: float = 1.0):
         super().__init__()
         self.scale = nn.Parameter(torch.full((1, ch, 1), init))
 
@@ -35,12 +35,12 @@ class NoiseInjection(nn.Module):
 class UpStage(nn.Module):
     """One upsampling stage: transposed conv by `factor`, norm, LeakyReLU, optional noise, smoothing conv."""
 
-    def __init__(self, cin: int, cout: int, factor: int, norm: str, noise: bool):
+    def __init__(self, cin: int, cout: int, factor: int, norm: str, noise: bool, noise_init: float = 1.0):
         super().__init__()
         self.factor = factor
         self.up = nn.ConvTranspose1d(cin, cout, kernel_size=2 * factor, stride=factor, padding=factor // 2)
         self.n1 = _norm(norm, cout)
-        self.noise = NoiseInjection(cout) if noise else None
+        self.noise = NoiseInjection(cout, noise_init) if noise else None
         self.conv = nn.Conv1d(cout, cout, kernel_size=5, padding=2)
         self.n2 = _norm(norm, cout)
         self.act = nn.LeakyReLU(0.2)
@@ -58,14 +58,14 @@ class UpsampleDecoder(nn.Module):
     """(B, cin, Ta) frame-rate features -> (B, cout, Ta * upsample) EMG, one stage per factor of `upsample`."""
 
     def __init__(self, cin: int, cout: int, upsample: int, width: int = 128, min_width: int = 32,
-                 norm: str = "group", noise: bool = True):
+                 norm: str = "group", noise: bool = True, noise_init: float = 1.0):
         super().__init__()
         self.factors = factorize(upsample)
         self.stem = nn.Sequential(nn.Conv1d(cin, width, kernel_size=3, padding=1), nn.LeakyReLU(0.2))
         stages, w = [], width
         for f in self.factors:
             w_next = max(min_width, w // 2)
-            stages.append(UpStage(w, w_next, f, norm, noise))
+            stages.append(UpStage(w, w_next, f, norm, noise, noise_init))
             w = w_next
         self.stages = nn.ModuleList(stages)
         self.head = nn.Conv1d(w, cout, kernel_size=7, padding=3)

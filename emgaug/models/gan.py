@@ -29,7 +29,7 @@ class FrameGAN(EMGGenerator):
     use_angles = False
     use_labels = False
     uses_style = False
-    norm = "group"
+    norm = "none"  # per-sample norms would erase window amplitude; the DCGAN peers use BatchNorm
 
     def __init__(self, num_channels: int, num_joints: int, window: ResolvedWindow, num_classes: int, *,
                  z_dim: int = 64, frame_noise_dim: int = 8, label_dim: int = 16, gen_width: int = 128,

@@ -11,6 +11,11 @@ Choices the paper leaves open, made here and stated:
   reduces to Eq. 4 exactly when r_t = 1. o_t = Filter(i)_t * h_t with Filter a depthwise-separable conv along
   time (kernel 5, stride 1, padding 2, Xavier-uniform), as the paper specifies.
 - Per-sample noise injection in the generator (flag `noise_injection`) supplies the EMG-rate texture.
+  The generator has no normalisation layers by default (`gen_norm`): per-sample GroupNorm erased the
+  window-to-window amplitude differences (rest vs. contraction) that EMG must keep. Noise scales start at
+  1 (`noise_init`) so the initial output is noise-like at the unit scale of normalised EMG; at 0.1 the
+  generator started as near-DC output that the discriminator rejected at once and never recovered.
+- `zero_mean_output` (off by default) removes each generated window's per-channel mean.
 - The discriminator scores every angle frame (m_t of Eq. 6); h0 enters it detached, as a condition.
 - Ablation (d) "w/o discriminator" trains with L1 reconstruction + KL (the paper's "Non-GAN" baseline).
 - `feature_loss_weight` > 0 adds paired log-envelope/log-spectrum L1; off by default (paper objective).
@@ -72,6 +77,7 @@ class SeqEMGGAN(EMGGenerator):
                  angle_encoder: bool = True, gru: bool = True, ang2gist: bool = True, discriminator: bool = True,
                  embed_dim: int = 64, noise_dim: int = 16, hidden: int = 128, latent_dim: int = 64,
                  filter_kernel: int = 5, gen_width: int = 128, disc_width: int = 32, noise_injection: bool = True,
+                 gen_norm: str = "none", noise_init: float = 1.0, zero_mean_output: bool = False,
                  alpha: float = 2.0, feature_loss_weight: float = 0.0):
         super().__init__(num_channels, num_joints, window, num_classes)
         self.use_angle_encoder, self.use_gru, self.use_ang2gist = angle_encoder, gru, ang2gist
@@ -90,7 +96,9 @@ class SeqEMGGAN(EMGGenerator):
                       else nn.Sequential(nn.Linear(e_dim + noise_dim, hidden), nn.Tanh()))
         self.upper = (Ang2Gist(hidden, latent_dim, filter_kernel) if ang2gist
                       else nn.Linear(hidden, latent_dim))
-        self.generator_net = UpsampleDecoder(latent_dim, C, self.upsample, width=gen_width, noise=noise_injection)
+        self.generator_net = UpsampleDecoder(latent_dim, C, self.upsample, width=gen_width, norm=gen_norm,
+                                             noise=noise_injection, noise_init=noise_init)
+        self.zero_mean_output = zero_mean_output
         if discriminator:
             self.disc_trunk = DownsampleTrunk(C, self.upsample, width=disc_width)
             self.disc_h0 = nn.Linear(latent_dim, 16)
@@ -130,7 +138,10 @@ class SeqEMGGAN(EMGGenerator):
         """(fake EMG, h0, mu, logvar) for `angles`."""
         e, h0, mu, logvar = self._encode(angles, mask, generator)
         o = self._context(e, h0, generator)
-        return self.generator_net(o, generator), h0, mu, logvar
+        x = self.generator_net(o, generator)
+        if self.zero_mean_output:
+            x = x - x.mean(-1, keepdim=True)
+        return x, h0, mu, logvar
 
     def generate(self, angles: Tensor, labels: Tensor | None = None,
                  generator: torch.Generator | None = None) -> Tensor:
