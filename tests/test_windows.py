@@ -38,6 +38,21 @@ def test_norm_stats_come_from_the_train_split_only(manifest):
     assert NormStats.from_dict(ns.to_dict()).emg_std.tolist() == pytest.approx(ns.emg_std.tolist())
 
 
+def test_non_negative_envelope_emg_is_scaled_not_centred(manifest, monkeypatch):
+    """Rectified-envelope EMG (Ninapro DB1) keeps its sign: mean 0, std = RMS; raw EMG is z-scored."""
+    src = manifest.data_source
+    train = manifest.recordings("train")[:3]
+    raw = compute_norm_stats(src, train)
+    assert np.abs(raw.emg_mean).max() > 0  # signed EMG: centred
+    reader_cls = type(src.reader(train[0]))
+    orig = reader_cls.read
+    monkeypatch.setattr(reader_cls, "read", lambda self, a, b: (np.abs(orig(self, a, b)[0]), orig(self, a, b)[1]))
+    env = compute_norm_stats(src, train)
+    rect = np.concatenate([np.abs(src.reader(r).read(r.start, r.stop)[0]) for r in train]).astype(np.float64)
+    assert np.all(env.emg_mean == 0)
+    np.testing.assert_allclose(env.emg_std, np.sqrt((rect**2).mean(0)), rtol=1e-4)
+
+
 def test_windows_tile_each_recording_and_normalise(manifest):
     src = manifest.data_source
     recs = manifest.recordings("train")

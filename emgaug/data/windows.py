@@ -86,11 +86,17 @@ class NormStats:
 
 def compute_norm_stats(source: DatasetSource, recordings: Sequence[Recording], chunk_rows: int = 200_000,
                        max_rows_per_recording: int | None = None) -> NormStats:
-    """Streamed float64 sums over `recordings` (the training split): memory is one chunk at a time."""
+    """Streamed float64 sums over `recordings` (the training split): memory is one chunk at a time.
+
+    Signed (raw) EMG is z-scored per channel. Non-negative EMG (already rectified envelopes, e.g. Ninapro DB1's
+    RMS channels) is only scaled (mean 0, std = RMS): subtracting its mean would turn amplitude, the very thing
+    it encodes, into a signed wiggle.
+    """
     if not recordings:
         raise EmgaugError("cannot compute normalisation statistics: the training split is empty; re-run `emgaug split`")
     C, J = source.num_channels, source.num_joints
     e_n = 0
+    e_min = np.inf
     e_s, e_ss = np.zeros(C), np.zeros(C)
     a_n = 0
     a_s, a_ss = np.zeros(J), np.zeros(J)
@@ -100,6 +106,7 @@ def compute_norm_stats(source: DatasetSource, recordings: Sequence[Recording], c
         for s in range(rec.start, stop, chunk_rows):
             emg, ang = reader.read(s, min(stop, s + chunk_rows))
             emg = emg.astype(np.float64)
+            e_min = min(e_min, float(emg.min(initial=np.inf)))
             e_n += len(emg)
             e_s += emg.sum(0)
             e_ss += (emg * emg).sum(0)
@@ -112,6 +119,8 @@ def compute_norm_stats(source: DatasetSource, recordings: Sequence[Recording], c
     if e_n == 0:
         raise EmgaugError("cannot compute normalisation statistics: the training recordings hold no rows")
     e_mean = e_s / e_n
+    if e_min >= 0:  # rectified envelopes: scale only
+        e_mean = np.zeros(C)
     e_std = np.sqrt(np.maximum(e_ss / e_n - e_mean**2, 0.0))
     if J and a_n == 0:
         raise EmgaugError("every joint-angle row of the training split is an IK failure (NaN or all zero); check the angle data")

@@ -1,0 +1,171 @@
+"""Ninapro DB1 chain: split -> train every generator -> synthesize -> benchmark, then one summary of it all.
+
+    python pipelines/ninapro_db1.py --data ../shared/data/ninapro_db1 --out runs/ninapro_db1
+
+For each protocol (cross-subject, cross-session by repetition group) it trains SeqEMG-GAN, its four ablations,
+the peers and the ridge baseline on the training split, synthesizes one set per model from the training
+angles, and benchmarks each set (similarity to the real windows of the same angles, and RR / GR / MR accuracy
+over several seeds). Everything is resumable: finished steps are skipped when their outputs exist.
+`summary.md` / `summary.json` in --out hold the tables the README quotes, with the machine and step timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+MODELS = ("seqemg_gan", "seqemg_gan_no_angle_encoder", "seqemg_gan_no_gru", "seqemg_gan_no_ang2gist",
+          "seqemg_gan_no_discriminator", "gan", "dcgan", "styletransfer_dcgan", "transformer_seq2seq", "wavenet", "ridge")
+PROTOCOLS = ("cross-subject", "cross-session")
+SIM_METRICS = ("eecc", "fft_mse", "dtw", "psd_log_distance_db", "median_freq_error_hz", "kurtosis_difference",
+               "channel_corr_distance", "discriminative_score", "trts_accuracy")
+
+
+def machine() -> dict[str, Any]:
+    import torch
+
+    return {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
+            "cpus": os.cpu_count(), "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def run_chain(data: Path, out: Path, models: list[str], protocols: list[str], epochs: int, seeds: int,
+              classifiers: list[str], window_s: float, train_stride_s: float, max_train_windows: int | None,
+              max_test_windows: int | None, users: list[str] | None, profile: str, log=print) -> dict[str, Any]:
+    """Run (or resume) the whole chain and return the summary dict (also written to out/summary.json)."""
+    from emgaug.benchmark import run_benchmark
+    from emgaug.data.source import open_source
+    from emgaug.data.splits import make_split
+    from emgaug.data.windows import WindowConfig
+    from emgaug.synthesis.generate import synthesize_set
+    from emgaug.training.trainer import train_model
+
+    out.mkdir(parents=True, exist_ok=True)
+    summary: dict[str, Any] = {"data": str(data), "machine": machine(), "settings": {
+        "models": models, "protocols": protocols, "epochs": epochs, "profile": profile, "seeds": seeds,
+        "classifiers": classifiers, "window_s": window_s, "train_stride_s": train_stride_s,
+        "max_train_windows": max_train_windows, "max_test_windows": max_test_windows, "users": users},
+        "timings_s": {}, "runs": {}}
+    timings = summary["timings_s"]
+    source = open_source(data, "ninapro_db1")
+    for protocol in protocols:
+        mpath = out / "manifests" / f"{protocol}.json"
+        t = time.perf_counter()
+        make_split(source, protocol, seed=0, users=users).save(mpath)
+        timings[f"{protocol}/split"] = round(time.perf_counter() - t, 2)
+        for model in models:
+            key = f"{protocol}/{model}"
+            ck_dir, synth_dir, bench_dir = out / "models" / protocol / model, out / "synthetic" / protocol / model, \
+                out / "benchmark" / protocol / model
+            t = time.perf_counter()
+            log(f"[{key}] train")
+            ckpt = train_model(mpath, model, ck_dir, epochs=epochs, profile=profile, seed=0, resume=True, quiet=True,
+                               window_cfg=WindowConfig(window_s=window_s, stride_s=train_stride_s, angle_rate_hz=50.0),
+                               max_train_windows=max_train_windows)
+            timings[f"{key}/train"] = round(time.perf_counter() - t, 2)
+            t = time.perf_counter()
+            if not (synth_dir / "_emgaug_metadata.json").is_file():
+                log(f"[{key}] synthesize")
+                synthesize_set(ckpt, synth_dir, seed=0, device="auto", overwrite=True)
+            timings[f"{key}/synthesize"] = round(time.perf_counter() - t, 2)
+            t = time.perf_counter()
+            res_path = bench_dir / "results.json"
+            if not res_path.is_file():
+                log(f"[{key}] benchmark")
+                run_benchmark([mpath], [synth_dir], classifiers=classifiers, seeds=seeds, metrics=True,
+                              max_test_windows=max_test_windows, max_train_windows=max_train_windows,
+                              out=bench_dir, show_progress=False)
+            timings[f"{key}/benchmark"] = round(time.perf_counter() - t, 2)
+            summary["runs"][key] = condense(json.loads(res_path.read_text()), ck_dir / "history.json")
+            (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    (out / "summary.md").write_text(markdown(summary))
+    return summary
+
+
+def condense(results: dict[str, Any], history_path: Path) -> dict[str, Any]:
+    """The numbers the summary tables need from one benchmark run."""
+    run = results["runs"][0]
+    sim = {k: v for k, v in run["similarity"]["metrics"].items()} if run.get("similarity") else {}
+    acc = {(r["classifier"], r["condition"]): (r["accuracy_mean"], r["accuracy_sd"]) for r in run["summary"]}
+    avg = {cond: {"mean": v["accuracy_mean"], "sd": v["accuracy_sd"]} for cond, v in run.get("classifier_average", {}).items()}
+    hist = json.loads(history_path.read_text()) if history_path.is_file() else {}
+    return {"similarity": {k: {"mean": v["mean"], "sd": v.get("sd")} for k, v in sim.items()},
+            "accuracy": {f"{c}/{cond}": v for (c, cond), v in acc.items()}, "average": avg,
+            "counts": run.get("counts"), "similarity_vs": (run.get("similarity") or {}).get("paired_against"),
+            "epochs_trained": len(hist.get("epochs", [])), "best": hist.get("best")}
+
+
+def _fmt(mean: float | None, sd: float | None = None, pct: bool = False) -> str:
+    if mean is None:
+        return "-"
+    if pct:
+        return f"{100 * mean:.1f} ± {100 * (sd or 0):.1f}"
+    return f"{mean:.4g}" if sd is None else f"{mean:.4g} ± {sd:.2g}"
+
+
+def markdown(summary: dict[str, Any]) -> str:
+    """Similarity and accuracy tables per protocol, models as rows."""
+    s = summary["settings"]
+    lines = [f"Data: `{summary['data']}`; machine: {summary['machine']}",
+             f"Settings: {json.dumps(s)}", ""]
+    for protocol in s["protocols"]:
+        runs = {k.split("/", 1)[1]: v for k, v in summary["runs"].items() if k.startswith(protocol + "/")}
+        if not runs:
+            continue
+        lines += [f"### {protocol}: similarity of synthetic to real windows with the same angles (mean ± SD over pairs)", "",
+                  "| model | " + " | ".join(SIM_METRICS) + " |", "|---" * (len(SIM_METRICS) + 1) + "|"]
+        for model, r in runs.items():
+            cells = []
+            for m in SIM_METRICS:
+                v = r["similarity"].get(m)
+                cells.append(_fmt(v["mean"], v["sd"]) if v else "-")
+            lines.append(f"| {model} | " + " | ".join(cells) + " |")
+        lines += ["", f"### {protocol}: accuracy (%) on the real test split, mean ± SD over {s['seeds']} seeds", "",
+                  "| model | " + " | ".join(f"{c} {cond}" for c in s["classifiers"] for cond in ("GR", "MR")) +
+                  " | avg RR | avg GR | avg MR |", "|---" * (2 * len(s["classifiers"]) + 4) + "|"]
+        for model, r in runs.items():
+            cells = [_fmt(*r["accuracy"].get(f"{c}/{cond}", (None, None)), pct=True)
+                     for c in s["classifiers"] for cond in ("GR", "MR")]
+            avg = r["average"]
+            cells += [_fmt(avg.get(cond, {}).get("mean"), avg.get(cond, {}).get("sd"), pct=True) for cond in ("RR", "GR", "MR")]
+            lines.append(f"| {model} | " + " | ".join(cells) + " |")
+        first = next(iter(runs.values()))
+        lines += ["", "RR (real only, the same for every model): " + ", ".join(
+            f"{c} {_fmt(*first['accuracy'].get(f'{c}/RR', (None, None)), pct=True)}" for c in s["classifiers"]), ""]
+    lines += ["### Step timings (s)", "", "| step | seconds |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in summary["timings_s"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=Path("../shared/data/ninapro_db1"))
+    ap.add_argument("--out", type=Path, default=Path("runs/ninapro_db1"))
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--protocols", default=",".join(PROTOCOLS))
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--profile", default="fast")
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--classifiers", default="svm,rf,tds_rnn,neuropose")
+    ap.add_argument("--window-s", type=float, default=1.0)
+    ap.add_argument("--train-stride-s", type=float, default=0.25)
+    ap.add_argument("--max-train-windows", type=int, default=None)
+    ap.add_argument("--max-test-windows", type=int, default=None)
+    ap.add_argument("--users", default=None, help="Comma list of subjects (e.g. S1,S2,S3) for a reduced run.")
+    a = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    summary = run_chain(a.data, a.out, a.models.split(","), a.protocols.split(","), a.epochs, a.seeds,
+                        a.classifiers.split(","), a.window_s, a.train_stride_s, a.max_train_windows, a.max_test_windows,
+                        a.users.split(",") if a.users else None, a.profile)
+    print((a.out / "summary.md").read_text())
+    print(f"total {time.perf_counter() - t0:.0f} s; {len(summary['runs'])} model runs")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    main()
