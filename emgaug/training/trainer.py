@@ -107,7 +107,7 @@ def train_model(manifest_path: str | Path, model_name: str, out_dir: str | Path 
     manifest_path = Path(manifest_path)
     manifest = load_manifest(manifest_path)
     out = Path(out_dir) if out_dir is not None else Path("runs") / f"{model_name}-{manifest.protocol}"
-    last, best = out / "last.pt", out / "best.pt"
+    last = out / "last.pt"
     if last.exists() and not resume:
         raise EmgaugError(f"{last}: a run already exists here; pass --resume to continue it or choose another --out")
 
