@@ -1,7 +1,9 @@
 """The trivial baseline every learned generator must beat: closed-form ridge regression from angle frames and
 their velocities (plus a bias) to each channel's log RMS envelope per frame. Generation draws the envelope
-with Gaussian noise of the residual's std, upsamples it linearly to the EMG rate and modulates unit-variance
-noise whose spectrum matches the training EMG's (envelope-normalised) average spectrum per channel.
+with Gaussian noise of the residual's std (one draw per window), upsamples it linearly to the EMG rate and multiplies it by a carrier
+with the training data's envelope-normalised mean, std and average spectrum per channel. For raw EMG the
+carrier is zero-mean, unit-variance coloured noise; for already-rectified envelope data (Ninapro DB1) its mean
+is ~1 and its fluctuations small, so the output is the predicted envelope itself, as it should be.
 Features are clipped to the range seen in training and predicted log envelopes to the training targets'
 range, so unseen users' out-of-range angles (a joint with tiny training variance) cannot explode the output."""
 
@@ -36,6 +38,8 @@ class RidgeEnvelope(EMGGenerator):
         self.register_buffer("weights", torch.zeros(F_, C, dtype=torch.float64))
         self.register_buffer("resid_std", torch.zeros(C))
         self.register_buffer("noise_mag", torch.ones(C, T // 2 + 1))
+        self.register_buffer("carrier_mean", torch.zeros(C))
+        self.register_buffer("carrier_std", torch.ones(C))
         self.register_buffer("feat_lo", torch.full((F_,), -torch.inf, dtype=torch.float64))
         self.register_buffer("feat_hi", torch.full((F_,), torch.inf, dtype=torch.float64))
         self.register_buffer("target_lo", torch.full((C,), -torch.inf))
@@ -71,6 +75,7 @@ class RidgeEnvelope(EMGGenerator):
         yty = torch.zeros(C, dtype=torch.float64)
         ysum = torch.zeros(C, dtype=torch.float64)
         spec = torch.zeros(C, self.window.window // 2 + 1, dtype=torch.float64)
+        c_sum, c_sq = torch.zeros(C, dtype=torch.float64), torch.zeros(C, dtype=torch.float64)
         n_frames, n_win = 0, 0
         f_lo = torch.full((F_,), torch.inf, dtype=torch.float64)
         f_hi, t_lo, t_hi = -f_lo.clone(), torch.full((C,), torch.inf, dtype=torch.float64), torch.full((C,), -torch.inf, dtype=torch.float64)
@@ -92,7 +97,12 @@ class RidgeEnvelope(EMGGenerator):
             full = fm.amin(1) > 0  # spectrum from windows without any masked frame
             if full.any() and emg.shape[-1] == self.window.window:
                 env = self._upsample_env(self.log_envelope(emg[full]).exp(), emg.shape[-1])
-                spec += torch.fft.rfft(emg[full].double() / env, dim=-1).abs().pow(2).sum(0)
+                # floor the envelope at 1% of the channel's normalised RMS so near-silent samples cannot blow up
+                carrier = emg[full].double() / env.clamp_min(0.01)
+                c_mean = carrier.mean(-1, keepdim=True)  # ~0 for raw EMG, ~1 for rectified envelopes
+                c_sum += c_mean[..., 0].sum(0)
+                c_sq += (carrier - c_mean).pow(2).mean(-1).sum(0)
+                spec += torch.fft.rfft(carrier - c_mean, dim=-1).abs().pow(2).sum(0)
                 n_win += int(full.sum())
             if batch.get("label") is not None:
                 self.mark_seen_labels(batch["label"])
@@ -109,7 +119,9 @@ class RidgeEnvelope(EMGGenerator):
         self.resid_std.copy_(resid_std.float())
         if n_win:
             mag = (spec / n_win).sqrt()
-            self.noise_mag.copy_((mag / mag.pow(2).mean(1, keepdim=True).sqrt()).float())
+            self.noise_mag.copy_((mag / mag.pow(2).mean(1, keepdim=True).sqrt().clamp_min(1e-12)).float())
+            self.carrier_mean.copy_((c_sum / n_win).float())
+            self.carrier_std.copy_((c_sq / n_win).sqrt().float())
         self.feat_lo.copy_(f_lo), self.feat_hi.copy_(f_hi)
         self.target_lo.copy_(t_lo.float()), self.target_hi.copy_(t_hi.float())
         self.fitted.fill_(True)
@@ -141,6 +153,10 @@ class RidgeEnvelope(EMGGenerator):
         X = torch.maximum(torch.minimum(self.features(angles), self.feat_hi), self.feat_lo)
         log_env = (X @ self.weights).float()
         log_env = torch.maximum(torch.minimum(log_env, self.target_hi), self.target_lo).transpose(1, 2)  # (B, C, Ta)
-        log_env = log_env + self.resid_std.to(angles.device)[:, None] * randn((B, self.num_channels, Ta), angles, generator)
+        # one residual draw per window and channel: repetition-to-repetition amplitude variability; a per-frame
+        # draw would add a flicker to the envelope that real (smooth) envelopes do not have
+        resid = randn((B, self.num_channels, 1), angles, generator)
+        log_env = log_env + self.resid_std.to(angles.device)[:, None] * resid
         env = self._upsample_env(log_env.exp(), T)
-        return env * self._coloured_noise(B, T, angles, generator)
+        carrier = self._coloured_noise(B, T, angles, generator) * self.carrier_std[:, None] + self.carrier_mean[:, None]
+        return env * carrier
