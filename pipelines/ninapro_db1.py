@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-MODELS = ("seqemg_gan", "seqemg_gan_no_angle_encoder", "seqemg_gan_no_gru", "seqemg_gan_no_ang2gist",
+MODELS = ("seqemg_gan", "seqemg_gan@feature_loss_weight=1.0", "seqemg_gan_no_angle_encoder", "seqemg_gan_no_gru", "seqemg_gan_no_ang2gist",
           "seqemg_gan_no_discriminator", "gan", "dcgan", "styletransfer_dcgan", "transformer_seq2seq", "wavenet", "ridge")
 PROTOCOLS = ("cross-subject", "cross-session")
 SIM_METRICS = ("eecc", "fft_mse", "dtw", "psd_log_distance_db", "median_freq_error_hz", "kurtosis_difference",
@@ -34,9 +34,14 @@ def machine() -> dict[str, Any]:
             "cpus": os.cpu_count(), "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 
+DEEP = ("tds_rnn", "neuropose")
+
+
 def run_chain(data: Path, out: Path, models: list[str], protocols: list[str], epochs: int, seeds: int,
               classifiers: list[str], window_s: float, train_stride_s: float, max_train_windows: int | None,
-              max_test_windows: int | None, users: list[str] | None, profile: str, log=print) -> dict[str, Any]:
+              max_test_windows: int | None, users: list[str] | None, profile: str,
+              deep_models: list[str] | None = None, log=print) -> dict[str, Any]:
+    """`deep_models`: models whose sets also go through the deep decoders (None = all); the others get SVM/RF only."""
     """Run (or resume) the whole chain and return the summary dict (also written to out/summary.json)."""
     from emgaug.benchmark import run_benchmark
     from emgaug.data.source import open_source
@@ -49,24 +54,28 @@ def run_chain(data: Path, out: Path, models: list[str], protocols: list[str], ep
     summary: dict[str, Any] = {"data": str(data), "machine": machine(), "settings": {
         "models": models, "protocols": protocols, "epochs": epochs, "profile": profile, "seeds": seeds,
         "classifiers": classifiers, "window_s": window_s, "train_stride_s": train_stride_s,
-        "max_train_windows": max_train_windows, "max_test_windows": max_test_windows, "users": users},
+        "max_train_windows": max_train_windows, "max_test_windows": max_test_windows, "users": users,
+        "deep_models": deep_models},
         "timings_s": {}, "runs": {}}
     timings = summary["timings_s"]
     source = open_source(data, "ninapro_db1")
     for protocol in protocols:
         mpath = out / "manifests" / f"{protocol}.json"
         t = time.perf_counter()
-        make_split(source, protocol, seed=0, users=users).save(mpath)
+        m = make_split(source, protocol, seed=0, users=users)
+        if not mpath.is_file() or json.loads(mpath.read_text())["splits"] != m.splits:
+            m.save(mpath)  # rewritten only when the split changed, so finished steps stay resumable
         timings[f"{protocol}/split"] = round(time.perf_counter() - t, 2)
-        for model in models:
-            key = f"{protocol}/{model}"
-            ck_dir, synth_dir, bench_dir = out / "models" / protocol / model, out / "synthetic" / protocol / model, \
-                out / "benchmark" / protocol / model
+        for spec in models:
+            model, overrides = parse_model_spec(spec)
+            key = f"{protocol}/{spec}"
+            ck_dir, synth_dir, bench_dir = (out / part / protocol / spec.replace("@", "+").replace(";", "+")
+                                             for part in ("models", "synthetic", "benchmark"))
             t = time.perf_counter()
             log(f"[{key}] train")
             ckpt = train_model(mpath, model, ck_dir, epochs=epochs, profile=profile, seed=0, resume=True, quiet=True,
                                window_cfg=WindowConfig(window_s=window_s, stride_s=train_stride_s, angle_rate_hz=50.0),
-                               max_train_windows=max_train_windows)
+                               max_train_windows=max_train_windows, model_overrides=overrides)
             timings[f"{key}/train"] = round(time.perf_counter() - t, 2)
             t = time.perf_counter()
             if not (synth_dir / "_emgaug_metadata.json").is_file():
@@ -77,7 +86,8 @@ def run_chain(data: Path, out: Path, models: list[str], protocols: list[str], ep
             res_path = bench_dir / "results.json"
             if not res_path.is_file():
                 log(f"[{key}] benchmark")
-                run_benchmark([mpath], [synth_dir], classifiers=classifiers, seeds=seeds, metrics=True,
+                use = [c for c in classifiers if c not in DEEP or deep_models is None or spec in deep_models]
+                run_benchmark([mpath], [synth_dir], classifiers=use, seeds=seeds, metrics=True,
                               max_test_windows=max_test_windows, max_train_windows=max_train_windows,
                               out=bench_dir, show_progress=False)
             timings[f"{key}/benchmark"] = round(time.perf_counter() - t, 2)
@@ -85,6 +95,16 @@ def run_chain(data: Path, out: Path, models: list[str], protocols: list[str], ep
             (out / "summary.json").write_text(json.dumps(summary, indent=2))
     (out / "summary.md").write_text(markdown(summary))
     return summary
+
+
+def parse_model_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """'name' or 'name@key=value;key=value' (model options, as `emgaug train --set`) -> (name, overrides)."""
+    name, _, opts = spec.partition("@")
+    overrides: dict[str, Any] = {}
+    for pair in filter(None, opts.split(";")):
+        k, v = pair.split("=", 1)
+        overrides[k] = json.loads(v) if v.strip().lower() not in ("true", "false") else v.strip().lower() == "true"
+    return name, overrides
 
 
 def condense(results: dict[str, Any], history_path: Path) -> dict[str, Any]:
@@ -125,14 +145,17 @@ def markdown(summary: dict[str, Any]) -> str:
                 v = r["similarity"].get(m)
                 cells.append(_fmt(v["mean"], v["sd"]) if v else "-")
             lines.append(f"| {model} | " + " | ".join(cells) + " |")
+        common = [c for c in s["classifiers"] if all(f"{c}/RR" in r["accuracy"] for r in runs.values())]
         lines += ["", f"### {protocol}: accuracy (%) on the real test split, mean ± SD over {s['seeds']} seeds", "",
                   "| model | " + " | ".join(f"{c} {cond}" for c in s["classifiers"] for cond in ("GR", "MR")) +
-                  " | avg RR | avg GR | avg MR |", "|---" * (2 * len(s["classifiers"]) + 4) + "|"]
+                  f" | mean GR ({'+'.join(common)}) | mean MR ({'+'.join(common)}) |",
+                  "|---" * (2 * len(s["classifiers"]) + 3) + "|"]
         for model, r in runs.items():
             cells = [_fmt(*r["accuracy"].get(f"{c}/{cond}", (None, None)), pct=True)
                      for c in s["classifiers"] for cond in ("GR", "MR")]
-            avg = r["average"]
-            cells += [_fmt(avg.get(cond, {}).get("mean"), avg.get(cond, {}).get("sd"), pct=True) for cond in ("RR", "GR", "MR")]
+            for cond in ("GR", "MR"):
+                vals = [r["accuracy"][f"{c}/{cond}"][0] for c in common if f"{c}/{cond}" in r["accuracy"]]
+                cells.append(f"{100 * sum(vals) / len(vals):.1f}" if vals else "-")
             lines.append(f"| {model} | " + " | ".join(cells) + " |")
         first = next(iter(runs.values()))
         lines += ["", "RR (real only, the same for every model): " + ", ".join(
@@ -146,7 +169,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=Path("../shared/data/ninapro_db1"))
     ap.add_argument("--out", type=Path, default=Path("runs/ninapro_db1"))
-    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--models", default=",".join(MODELS), help="Comma list of model names, each optionally with "
+                    "options: seqemg_gan@feature_loss_weight=1.0")
     ap.add_argument("--protocols", default=",".join(PROTOCOLS))
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--profile", default="fast")
@@ -157,11 +181,19 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--max-train-windows", type=int, default=None)
     ap.add_argument("--max-test-windows", type=int, default=None)
     ap.add_argument("--users", default=None, help="Comma list of subjects (e.g. S1,S2,S3) for a reduced run.")
+    ap.add_argument("--deep-models", default=None, help="Comma list of models benchmarked with the deep decoders "
+                    "too (default: all models).")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice).")
     a = ap.parse_args(argv)
+    if a.threads:
+        import torch
+
+        torch.set_num_threads(a.threads)
     t0 = time.perf_counter()
     summary = run_chain(a.data, a.out, a.models.split(","), a.protocols.split(","), a.epochs, a.seeds,
                         a.classifiers.split(","), a.window_s, a.train_stride_s, a.max_train_windows, a.max_test_windows,
-                        a.users.split(",") if a.users else None, a.profile)
+                        a.users.split(",") if a.users else None, a.profile,
+                        a.deep_models.split(",") if a.deep_models else None)
     print((a.out / "summary.md").read_text())
     print(f"total {time.perf_counter() - t0:.0f} s; {len(summary['runs'])} model runs")
 
