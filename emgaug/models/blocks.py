@@ -3,10 +3,7 @@ from the angle frame rate to the EMG rate, and a strided discriminator trunk tha
 
 from __future__ import annotations
 
-import math
-
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
@@ -24,20 +21,15 @@ def _norm(kind: str, ch: int) -> nn.Module:
 
 
 class NoiseInjection(nn.Module):
-    """Adds per-sample Gaussian noise whose amplitude is modulated by the features (a learned per-channel scale
-    times softplus of a 1x1 conv, 1 at init): EMG is amplitude-modulated noise, and a decoder that can only add
-    stationary noise cannot make its texture follow the envelope."""
+    """Adds per-sample Gaussian noise with a learned per-channel scale: the source of high-rate EMG texture
+    that a decoder driven only by frame-rate features cannot produce."""
 
     def __init__(self, ch: int, init: float = 1.0):
         super().__init__()
         self.scale = nn.Parameter(torch.full((1, ch, 1), init))
-        self.mod = nn.Conv1d(ch, ch, kernel_size=1)
-        nn.init.zeros_(self.mod.weight)
-        nn.init.constant_(self.mod.bias, math.log(math.e - 1.0))  # softplus(bias) = 1
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        amp = F.softplus(self.mod(x))
-        return x + self.scale * amp * randn(tuple(x.shape), x, generator).to(x.dtype)
+        return x + self.scale * randn(tuple(x.shape), x, generator).to(x.dtype)
 
 
 class UpStage(nn.Module):
