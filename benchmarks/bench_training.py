@@ -19,7 +19,7 @@ from rich.table import Table
 from emgaug.data.windows import WindowConfig
 from emgaug.models.registry import MODEL_NAMES, build_model
 from emgaug.training.profiles import make_optimizers
-from emgaug.training.trainer import _amp_dtype, train_step
+from emgaug.training.trainer import resolve_amp_dtype, train_step
 
 PAPER_WINDOWS, PAPER_EPOCHS = 20_203, 100
 
@@ -40,7 +40,7 @@ def windows_per_second(name: str, batch: int, device: torch.device, window_s: fl
     model = build_model(name, 16, 20, win, 8).to(device)
     model.mark_seen_labels(torch.arange(8))
     optims = {p: o for p, (o, _) in make_optimizers(model, "paper", PAPER_EPOCHS).items()}
-    amp_dtype = _amp_dtype(amp, device)
+    amp_dtype = resolve_amp_dtype(amp, device)
     scalers = {p: torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16) for p in model.parts}
     b = fake_batch(batch, 16, 20, win.window, win.angle_frames, device)
     model.train()

@@ -64,7 +64,7 @@ class TrainConfig:
     norm_rows_per_recording: int | None = None
 
 
-def _amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
+def resolve_amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
     if amp not in ("auto", "bf16", "fp16", "off"):
         raise EmgaugError(f"unknown --amp '{amp}'; choose auto, bf16, fp16 or off")
     if device.type != "cuda" or amp == "off":
@@ -238,7 +238,7 @@ def _train_sgd(model: EMGGenerator, td, val: ValSet | None, cfg: TrainConfig, ct
                on_epoch_end: Callable[[int], None] | None) -> Path:
     last, best = out / "last.pt", out / "best.pt"
     device = ctx.device
-    amp_dtype = _amp_dtype(cfg.amp, device)
+    amp_dtype = resolve_amp_dtype(cfg.amp, device)
     optims = make_optimizers(model, cfg.profile, cfg.epochs, cfg.lr)
     scalers = {p: torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16) for p in model.parts}
     start_epoch, history, best_info = 0, [], {"metric": cfg.best_metric, "value": None, "epoch": None}
