@@ -119,3 +119,22 @@ def test_manifest_recordings_are_narrowed_to_their_ranges(sim_manifests):
     recs = m.recordings("test")
     assert [(r.start, r.stop) for r in recs] == [(e["start"], e["stop"]) for e in m.splits["test"]]
     assert m.label_map() == {s: i for i, s in enumerate(sorted({e["stage"] for v in m.splits.values() for e in v}))}
+
+
+def test_cross_user_stage_offers_a_kinematics_pool_for_unseen_gestures(sim_manifests):
+    """Training users' angles on the held-out stages: same stages as test, never a test user."""
+    m = load_manifest(sim_manifests["cross-user-stage"])
+    pool = m.splits["kinematics_pool"]
+    assert pool
+    assert {e["stage"] for e in pool} == {e["stage"] for e in m.splits["test"]}
+    assert not ({e["user"] for e in pool} & {e["user"] for e in m.splits["test"]})
+    assert not ({e["stage"] for e in pool} & {e["stage"] for e in m.splits["train"]})
+
+
+def test_a_kinematics_pool_holding_a_test_user_is_refused(sim_manifests, tmp_path):
+    d = json.loads(sim_manifests["cross-user-stage"].read_text())
+    d["splits"]["kinematics_pool"].append(d["splits"]["test"][0])
+    bad = tmp_path / "pool_leak.json"
+    bad.write_text(json.dumps(d))
+    with pytest.raises(EmgaugError, match="leakage"):
+        load_manifest(bad)

@@ -16,6 +16,10 @@ from emgaug.data.source import DatasetSource, open_source
 from emgaug.errors import EmgaugError
 
 SPLITS = ("train", "val", "test")
+# cross-user-stage only: angles of TRAINING users performing the held-out stages. Their EMG is never used (it is
+# neither train nor test); their joint angles are the legitimate kinematics-only pool for synthesizing the unseen
+# gestures (the paper's "unknown gesture generation"), since no held-out user's data is in it.
+KINEMATICS_POOL = "kinematics_pool"
 MANIFEST_VERSION = 1
 
 

@@ -12,7 +12,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from emgaug.data.manifest import SPLITS, Manifest
+from emgaug.data.manifest import KINEMATICS_POOL, SPLITS, Manifest
 from emgaug.data.recording import Recording
 from emgaug.data.source import DatasetSource
 from emgaug.errors import EmgaugError
@@ -166,10 +166,15 @@ def cross_user_stage(recs: list[Recording], rng: np.random.Generator, val_frac: 
         rule = f"seeded: {len(test_users)} users x {len(test_stages)} stages held out"
     train_pool = [r for r in recs if r.user not in test_users and r.stage not in test_stages]
     test = [r for r in recs if r.user in test_users and r.stage in test_stages]
+    kin_pool = [r for r in recs if r.user not in test_users and r.stage in test_stages]
     train, val = _val_from_train(train_pool, val_frac, rng)
-    excluded = len(recs) - len(train_pool) - len(test)
-    return ({"train": _whole(train), "val": _whole(val), "test": _whole(test)},
-            {"rule": rule, "test_users": sorted(test_users), "test_stages": sorted(test_stages), "excluded_recordings": excluded})
+    excluded = len(recs) - len(train_pool) - len(test) - len(kin_pool)
+    splits = {"train": _whole(train), "val": _whole(val), "test": _whole(test)}
+    if kin_pool:
+        splits[KINEMATICS_POOL] = _whole(kin_pool)
+    return (splits, {"rule": rule, "test_users": sorted(test_users), "test_stages": sorted(test_stages),
+                     "excluded_recordings": excluded, KINEMATICS_POOL: "angles of training users on held-out stages "
+                     "(EMG never used): condition synthesis of unseen gestures on these"})
 
 
 def _has_column(recs: list[Recording], col: str) -> bool:
@@ -231,8 +236,8 @@ def verify_manifest(m: Manifest) -> None:
             raise EmgaugError(f"{where}: the '{s}' split is empty; change the fractions/seed or use a dataset with more "
                               "users, sessions or stages")
     ranges: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
-    for s in SPLITS:
-        for e in m.splits[s]:
+    for s, entries in m.splits.items():
+        for e in entries:
             if e["stop"] <= e["start"]:
                 raise EmgaugError(f"{where}: empty row range {e['key']} {e['start']}:{e['stop']} in '{s}'; re-run `emgaug split`")
             ranges[e["filename"]].append((e["start"], e["stop"], s))
@@ -251,8 +256,12 @@ def verify_manifest(m: Manifest) -> None:
     # data had too few users for a user-disjoint val group; it never shares them with test)
     checks = {"cross-subject": [(("user",), ("train", "test")), (("user",), ("val", "test"))],
               "cross-session": [(("user", "session"), ("train", "test")), (("user", "session"), ("val", "test"))],
-              "cross-user-stage": [(("user",), ("train", "test")), (("stage",), ("train", "test"))]}.get(m.protocol, [])
+              "cross-user-stage": [(("user",), ("train", "test")), (("stage",), ("train", "test")),
+                                   (("user",), (KINEMATICS_POOL, "test")), (("stage",), ("train", KINEMATICS_POOL))]
+              }.get(m.protocol, [])
     for fields, (a, b) in checks:
+        if a not in m.splits or b not in m.splits:
+            continue
         both = groups(a, fields) & groups(b, fields)
         if both:
             raise EmgaugError(f"{where}: leakage: {'/'.join(fields)} {sorted(both)[0]} is in both {a} and {b} "
@@ -262,7 +271,7 @@ def verify_manifest(m: Manifest) -> None:
 def manifest_table_rows(m: Manifest) -> list[list[str]]:
     """Rows for the summary table: split, ranges, files, users, sessions, stages, seconds."""
     rows = []
-    for s in SPLITS:
+    for s in [*SPLITS, *(k for k in m.splits if k not in SPLITS)]:
         c = m.counts.get(s, {})
         rows.append([s, str(c.get("ranges", 0)), str(c.get("files", 0)), str(c.get("users", 0)), str(c.get("sessions", 0)),
                      str(c.get("stages", 0)), f"{c.get('seconds', 0):.1f}"])
@@ -271,4 +280,4 @@ def manifest_table_rows(m: Manifest) -> list[list[str]]:
 
 def frame_of_entries(m: Manifest) -> pd.DataFrame:
     """All manifest entries as one DataFrame with a 'split' column."""
-    return pd.DataFrame([dict(e, split=s) for s in SPLITS for e in m.splits.get(s, [])])
+    return pd.DataFrame([dict(e, split=s) for s, entries in m.splits.items() for e in entries])

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from emgaug.data.manifest import SPLITS, load_manifest
+from emgaug.data.manifest import KINEMATICS_POOL, SPLITS, load_manifest
 from emgaug.data.recording import Recording
 from emgaug.data.source import DatasetSource
 from emgaug.data.windows import ResolvedWindow, WindowDataset
@@ -150,8 +150,8 @@ def _select_windows(loaded, *, manifest, split, stages, users, kinematics, allow
         files = sorted({Path(r.path.split("#")[0]) for r in recs})
         inputs = {"kinematics_path": str(kinematics), "kinematics_files": {str(f): file_sha256(f) for f in files}}
         return AngleSelection(src, recs, mpath, "kinematics_file", "kinematics", {**inputs, **_overlap_meta(hits)})
-    if split not in SPLITS:
-        raise EmgaugError(f"unknown --split '{split}'; use one of {', '.join(SPLITS)}")
+    if split not in (*SPLITS, KINEMATICS_POOL):
+        raise EmgaugError(f"unknown --split '{split}'; use one of {', '.join((*SPLITS, KINEMATICS_POOL))}")
     mpath = Path(manifest) if manifest is not None else ckpt_manifest
     if mpath is None:
         raise EmgaugError("the checkpoint records no manifest; pass --manifest (the split manifest used for training)")
