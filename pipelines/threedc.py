@@ -60,7 +60,8 @@ def run(data: Path, out: Path, seeds: int, classifiers: list[str], window_s: flo
     timings: dict[str, float] = {}
     t = time.perf_counter()
     src = open_source(data, "3dc")
-    manifest = make_split(src, "cross-session", seed=0).save(out / "cross-session.json")
+    manifest = make_split(src, "cross-session", seed=0)
+    manifest.save(out / "cross-session.json")
     timings["split"] = round(time.perf_counter() - t, 2)
     t = time.perf_counter()
     bench = run_benchmark([manifest.path], [], classifiers=classifiers, seeds=seeds, metrics=False, window_s=window_s,
