@@ -37,7 +37,9 @@ FILE_GLOB = "S*_A1_E1.mat"
 FILE_PATTERN = re.compile(r"^S(\d+)_A1_E1\.mat$")
 REST_STAGE = "rest"
 SIDE = "right"
-_CACHE_FILES = 8  # ~13 MB of float32 per DB1 file
+# Loaded arrays kept per process, by bytes: ~13 MB of float32 per DB1 file, so all 27 subjects of an exercise fit.
+# (A cache smaller than the number of files in a split thrashes: shuffled windows reload a .mat on nearly every read.)
+_CACHE_BYTES = 512 * 2**20
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,7 @@ def _parse_file(path: str, key: tuple[str, int, int]) -> FileTable:
     _tables[key] = table
     _data[key] = (emg, glove)
     _data.move_to_end(key)
-    while len(_data) > _CACHE_FILES:
+    while len(_data) > 1 and sum(e.nbytes + g.nbytes for e, g in _data.values()) > _CACHE_BYTES:
         _data.popitem(last=False)
     return table
 
