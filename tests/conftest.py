@@ -15,6 +15,17 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 TINY_STAGES = ("slide_left", "slide_right", "click", "fist")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """Tiny tensors on 2 shared cores: one intra-op thread avoids oversubscription (seen 77 s -> 2.4 s)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def real_data(name: str) -> Path:
     """Path of a real dataset under ../shared/data, or skip the test when it is absent."""
     p = SHARED_DATA / name
