@@ -50,11 +50,12 @@ def atomic_path(final: str | os.PathLike, is_dir: bool = False) -> Iterator[Path
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
     """Write `obj` as indented JSON to `path` atomically and return the path."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=json_default) + "\n")
     return Path(path)
 
 
-def _json_default(o: Any) -> Any:
+def json_default(o: Any) -> Any:
+    """JSON fallback for numpy scalars/arrays, paths and objects with `to_dict` (configs, window geometry)."""
     import numpy as np
 
     if isinstance(o, np.generic):
@@ -63,4 +64,6 @@ def _json_default(o: Any) -> Any:
         return o.tolist()
     if isinstance(o, Path):
         return str(o)
+    if hasattr(o, "to_dict"):
+        return o.to_dict()
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")

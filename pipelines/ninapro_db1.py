@@ -99,12 +99,10 @@ def run_chain(data: Path, out: Path, models: list[str], protocols: list[str], ep
 
 def parse_model_spec(spec: str) -> tuple[str, dict[str, Any]]:
     """'name' or 'name@key=value;key=value' (model options, as `emgaug train --set`) -> (name, overrides)."""
+    from emgaug.commands.train import parse_model_options
+
     name, _, opts = spec.partition("@")
-    overrides: dict[str, Any] = {}
-    for pair in filter(None, opts.split(";")):
-        k, v = pair.split("=", 1)
-        overrides[k] = json.loads(v) if v.strip().lower() not in ("true", "false") else v.strip().lower() == "true"
-    return name, overrides
+    return name, parse_model_options([p for p in opts.split(";") if p])
 
 
 def condense(results: dict[str, Any], history_path: Path) -> dict[str, Any]:

@@ -92,7 +92,7 @@ def run(data: Path, out: Path, seeds: int, classifiers: list[str], window_s: flo
 
 def markdown(s: dict[str, Any]) -> str:
     lines = [f"3DC raw EMG, 1 kHz, {s['window_s']} s windows; counts {s['counts']}", "",
-             f"| classifier | RR accuracy (%) | RR macro F1 (%) |", "|---|---|---|"]
+             "| classifier | RR accuracy (%) | RR macro F1 (%) |", "|---|---|---|"]
     for r in s["rr"]:
         lines.append(f"| {r['classifier']} | {100 * r['accuracy_mean']:.1f} ± {100 * r['accuracy_sd']:.1f} | "
                      f"{100 * r['macro_f1_mean']:.1f} ± {100 * r['macro_f1_sd']:.1f} |")

@@ -25,14 +25,6 @@ TINY = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: intra-op threads only add contention (10x slower on a busy 2-core machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def tiny(name: str) -> dict:
     base = "seqemg_gan" if name.startswith("seqemg_gan") else "gan" if name in ("gan", "dcgan", "styletransfer_dcgan") else name

@@ -6,7 +6,6 @@ from __future__ import annotations
 import sys
 
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from emgaug import cli
@@ -14,13 +13,6 @@ from emgaug.commands.train import parse_model_options
 from emgaug.errors import EmgaugError
 from emgaug.training.checkpoint import read_checkpoint
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_train_command_writes_checkpoints_and_history(sim_manifest, tmp_path):

@@ -29,13 +29,6 @@ KW = dict(epochs=3, batch_size=4, profile="paper", window_cfg=WINDOW, max_train_
           model_overrides=TINY_GAN, quiet=True, device="cpu")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 class Killed(Exception):
     pass

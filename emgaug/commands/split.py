@@ -11,29 +11,7 @@ from rich.table import Table
 from emgaug.console import console
 from emgaug.data.source import SOURCE_KINDS, open_source
 from emgaug.data.splits import PROTOCOLS, make_split, manifest_table_rows
-from emgaug.errors import EmgaugError
-
-
-def parse_options(pairs: list[str]) -> dict[str, object]:
-    """'k=v' strings -> dict, with ints, floats and booleans converted."""
-    out: dict[str, object] = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise EmgaugError(f"--source-option {pair!r} is not KEY=VALUE; write e.g. reps_per_session=1")
-        k, v = pair.split("=", 1)
-        low = v.strip().lower()
-        if low in ("true", "false"):
-            out[k.strip()] = low == "true"
-            continue
-        for conv in (int, float):
-            try:
-                out[k.strip()] = conv(v)
-                break
-            except ValueError:
-                continue
-        else:
-            out[k.strip()] = v
-    return out
+from emgaug.commands.train import parse_model_options
 
 
 def split(
@@ -54,7 +32,7 @@ def split(
                                                       "reader, e.g. reps_per_session=1 for Ninapro (repeatable)."),
 ) -> None:
     """Split a dataset under one protocol, check it for leakage, and write the manifest."""
-    source = open_source(data, kind, **parse_options(source_option or []))
+    source = open_source(data, kind, **parse_model_options(source_option or [], flag="--source-option"))
     with console.status(f"reading {len(source.recordings)} recording headers"):
         m = make_split(source, protocol, seed=seed, val_frac=val_frac, test_frac=test_frac, stage_frac=stage_frac,
                        block_s=block_s, gap_s=gap_s, use_metadata_columns=use_metadata_columns, users=user, stages=stage)

@@ -20,12 +20,13 @@ from emgaug.training.validation import VAL_METRICS
 __all__ = ["train", "train_model", "parse_model_options"]
 
 
-def parse_model_options(pairs: list[str]) -> dict[str, Any]:
-    """'key=value' model options -> dict; values are read as JSON when they parse (numbers, booleans, lists)."""
+def parse_model_options(pairs: list[str], flag: str = "--set") -> dict[str, Any]:
+    """'key=value' options (model options, dataset-reader options) -> dict; values are read as JSON when they
+    parse (numbers, true/false, lists), otherwise kept as strings."""
     out: dict[str, Any] = {}
     for pair in pairs:
         if "=" not in pair:
-            raise EmgaugError(f"--set {pair!r} is not KEY=VALUE; write e.g. --set hidden=64")
+            raise EmgaugError(f"{flag} {pair!r} is not KEY=VALUE; write e.g. {flag} hidden=64")
         k, v = pair.split("=", 1)
         try:
             out[k.strip()] = json.loads(v)

@@ -18,11 +18,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from emgaug.atomic import atomic_path, write_json_atomic
+from emgaug.atomic import atomic_path, json_default, write_json_atomic
 from emgaug.errors import EmgaugError
 from emgaug.synthesis.schema import (
     ARRAY_COLUMNS, LABEL_COLUMNS, METADATA_FILE, METADATA_KEY, PART_NAME, PARTITION_KEY, SCHEMA_VERSION,
-    arrow_schema, json_default,
+    arrow_schema,
 )
 
 REQUIRED_LABELS = ("stage", "user", "session", "side", "filename", "split", "start", "stop", "sample_index", "window_index")

@@ -4,11 +4,11 @@ window, array columns as fixed-size lists of float32 (flattened row-major; shape
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
+
+from emgaug.atomic import json_default
 
 SCHEMA_VERSION = 1
 METADATA_KEY = b"emgaug"
@@ -49,15 +49,3 @@ def arrow_schema(emg_shape: tuple[int, int], angle_shape: tuple[int, int], metad
 def encode_metadata(metadata: dict[str, Any]) -> bytes:
     return json.dumps(metadata, sort_keys=True, default=json_default).encode()
 
-
-def json_default(o: Any) -> Any:
-    """JSON fallback for numpy scalars/arrays and paths found in configs."""
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    if hasattr(o, "to_dict"):
-        return o.to_dict()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
