@@ -121,6 +121,8 @@ def condense(results: dict[str, Any], history_path: Path) -> dict[str, Any]:
 def _fmt(mean: float | None, sd: float | None = None, pct: bool = False) -> str:
     if mean is None:
         return "-"
+    if sd is not None and sd != sd:  # NaN: a single value (e.g. the discriminative score), no spread
+        sd = None
     if pct:
         return f"{100 * mean:.1f} ± {100 * (sd or 0):.1f}"
     return f"{mean:.4g}" if sd is None else f"{mean:.4g} ± {sd:.2g}"
