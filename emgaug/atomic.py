@@ -29,6 +29,8 @@ def atomic_path(final: str | os.PathLike, is_dir: bool = False) -> Iterator[Path
         tmp = Path(name)
     try:
         yield tmp
+        # mkstemp/mkdtemp create private (0600/0700) entries; give the result the permissions a plain open() would
+        os.chmod(tmp, (0o777 if is_dir else 0o666) & ~_umask())
         if is_dir:
             if final.exists():
                 old = final.with_name(f".{final.name}.old-{os.getpid()}")
@@ -45,6 +47,12 @@ def atomic_path(final: str | os.PathLike, is_dir: bool = False) -> Iterator[Path
         else:
             tmp.unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:

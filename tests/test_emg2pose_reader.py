@@ -134,3 +134,4 @@ def test_nan_and_all_zero_angle_rows_are_masked_not_learned(tmp_path):
     assert mask[:5].all() and mask[10:20].all() and mask[22:].all()
     assert torch.isfinite(item["angles"]).all()
     np.testing.assert_allclose(item["angles"][:, 0].numpy(), ang[:40].mean(0), rtol=1e-5)
+
