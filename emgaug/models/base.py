@@ -53,11 +53,18 @@ class EMGGenerator(nn.Module):
         """Training loss of one part for one batch (keys: emg, angles, angle_mask, emg_mask, label)."""
         raise NotImplementedError
 
+    # parameter-name prefixes of the discriminator (adversarial models); everything else belongs to "g"
+    discriminator_prefixes: tuple[str, ...] = ("disc_",)
+
     def part_parameters(self, part: str) -> list[nn.Parameter]:
-        """Parameters the optimiser of `part` updates."""
-        if part != "g":
+        """Parameters the optimiser of `part` updates: "d" the discriminator's (by name prefix), "g" the rest."""
+        if part not in self.parts:
             raise KeyError(part)
-        return [p for p in self.parameters() if p.requires_grad]
+        disc = [p for n, p in self.named_parameters() if n.startswith(self.discriminator_prefixes)]
+        if part == "d":
+            return disc
+        ids = {id(p) for p in disc}
+        return [p for p in self.parameters() if p.requires_grad and id(p) not in ids]
 
     def fit(self, batches: Iterable[Batch]) -> dict[str, float]:
         """Closed-form fit over every training batch (only for `closed_form` models)."""

@@ -25,6 +25,7 @@ class FrameGAN(EMGGenerator):
     """A GAN whose generator maps frame-rate (z, conditions) to EMG and whose critic scores every frame."""
 
     parts = ("g", "d")
+    discriminator_prefixes = ("disc_", "d_label")
     fast_lr = {"g": 2e-4, "d": 2e-4}
     use_angles = False
     use_labels = False
@@ -106,14 +107,6 @@ class FrameGAN(EMGGenerator):
                           "d_fake": scalar(torch.sigmoid(fl.float()).mean())}
         raise KeyError(f"{self.name} has no part '{part}'")
 
-    def part_parameters(self, part: str) -> list[nn.Parameter]:
-        disc = [p for n, p in self.named_parameters() if n.startswith(("disc_", "d_label"))]
-        if part == "d":
-            return disc
-        if part == "g":
-            ids = {id(p) for p in disc}
-            return [p for p in self.parameters() if id(p) not in ids]
-        raise KeyError(part)
 
 
 class UnconditionalGAN(FrameGAN):

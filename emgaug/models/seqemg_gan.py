@@ -201,11 +201,3 @@ class SeqEMGGAN(EMGGenerator):
         return loss, {"d_loss": scalar(loss), "d_real": scalar(torch.sigmoid(real_logits.float()).mean()),
                       "d_fake": scalar(torch.sigmoid(fake_logits.float()).mean())}
 
-    def part_parameters(self, part: str) -> list[nn.Parameter]:
-        disc = [p for n, p in self.named_parameters() if n.startswith("disc_")]
-        if part == "d":
-            return disc
-        if part == "g":
-            ids = {id(p) for p in disc}
-            return [p for p in self.parameters() if id(p) not in ids]
-        raise KeyError(part)
