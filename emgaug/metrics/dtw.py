@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 
+from emgaug.metrics.paired import check_pair
+
 DTW_METHODS = ("exact", "fastdtw")
 
 
@@ -47,10 +49,7 @@ def paired_dtw(real: np.ndarray, synth: np.ndarray, method: str = "exact", band:
                radius: int = 1) -> np.ndarray:
     """Per-pair DTW of (n, C, T) windows: per-channel DTW (L1 cost), mean over channels -> (n,). Serial; the
     caller parallelises over chunks of pairs (the C routine holds the GIL, so threads would not help)."""
-    r = np.asarray(real, dtype=np.float64)
-    s = np.asarray(synth, dtype=np.float64)
-    if r.shape != s.shape or r.ndim != 3:
-        raise ValueError(f"paired windows must have equal (n, C, T) shapes, got {r.shape} and {s.shape}")
+    r, s = check_pair(real, synth)
     if method not in DTW_METHODS:
         raise ValueError(f"unknown DTW method {method!r}; choose one of {DTW_METHODS}")
     n, c, t = r.shape

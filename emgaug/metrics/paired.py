@@ -15,8 +15,9 @@ PSD_BAND_HZ = (20.0, 450.0)
 WELCH_NPERSEG = 256
 
 
-def _check_pair(real: np.ndarray, synth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    r, s = np.asarray(real, dtype=np.float64), np.asarray(synth, dtype=np.float64)
+def check_pair(real: np.ndarray, synth: np.ndarray, dtype: type = np.float64) -> tuple[np.ndarray, np.ndarray]:
+    """Paired (n, C, T) windows as `dtype`, or a ValueError naming both shapes."""
+    r, s = np.asarray(real, dtype=dtype), np.asarray(synth, dtype=dtype)
     if r.shape != s.shape or r.ndim != 3:
         raise ValueError(f"paired windows must have equal (n, C, T) shapes, got {r.shape} and {s.shape}")
     return r, s
@@ -38,7 +39,7 @@ def fft_magnitude(x: np.ndarray) -> np.ndarray:
 
 def fft_mse(real: np.ndarray, synth: np.ndarray) -> np.ndarray:
     """Mean over channels and all rfft bins (DC..Nyquist) of (|R|/sqrt(T) - |S|/sqrt(T))^2, raw units squared."""
-    r, s = _check_pair(real, synth)
+    r, s = check_pair(real, synth)
     return ((fft_magnitude(r) - fft_magnitude(s)) ** 2).mean(axis=(1, 2))
 
 
@@ -62,7 +63,7 @@ def pearson_last_axis(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def eecc(real: np.ndarray, synth: np.ndarray, sample_rate: float, window_s: float = ENVELOPE_S) -> np.ndarray:
     """EMG envelope cross-correlation: Pearson r (zero lag) of the two envelopes, mean over channels."""
-    r, s = _check_pair(real, synth)
+    r, s = check_pair(real, synth)
     return _channel_mean(pearson_last_axis(envelope(r, sample_rate, window_s), envelope(s, sample_rate, window_s)))
 
 
@@ -81,7 +82,7 @@ def psd_band(freqs: np.ndarray, sample_rate: float, band: tuple[float, float] = 
 
 
 def _spectra(real: np.ndarray, synth: np.ndarray, sample_rate: float, band: tuple[float, float]):
-    r, s = _check_pair(real, synth)
+    r, s = check_pair(real, synth)
     f, pr = welch_psd(r, sample_rate)
     _, ps = welch_psd(s, sample_rate)
     m = psd_band(f, sample_rate, band)
@@ -151,7 +152,7 @@ def excess_kurtosis(x: np.ndarray) -> np.ndarray:
 
 def kurtosis_difference(real: np.ndarray, synth: np.ndarray) -> np.ndarray:
     """|kurtosis(real) - kurtosis(synth)| per channel, mean over channels."""
-    r, s = _check_pair(real, synth)
+    r, s = check_pair(real, synth)
     return _channel_mean(np.abs(excess_kurtosis(r) - excess_kurtosis(s)))
 
 
@@ -170,5 +171,5 @@ def channel_correlation(x: np.ndarray) -> np.ndarray:
 
 def channel_correlation_distance(real: np.ndarray, synth: np.ndarray) -> np.ndarray:
     """Frobenius norm ||corr(real) - corr(synth)||_F of the C x C inter-channel correlation matrices."""
-    r, s = _check_pair(real, synth)
+    r, s = check_pair(real, synth)
     return np.sqrt(((channel_correlation(r) - channel_correlation(s)) ** 2).sum(axis=(1, 2)))

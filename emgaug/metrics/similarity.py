@@ -88,10 +88,7 @@ def similarity_report(real: np.ndarray, synth: np.ndarray, sample_rate: float, *
     when given, else on the paired real windows with `real_labels`; it needs `synth_labels`. `progress(k)` is
     called with the number of pairs finished after each chunk.
     """
-    real = np.asarray(real, dtype=np.float32)
-    synth = np.asarray(synth, dtype=np.float32)
-    if real.shape != synth.shape or real.ndim != 3:
-        raise ValueError(f"paired windows must have equal (n, C, T) shapes, got {real.shape} and {synth.shape}")
+    real, synth = paired.check_pair(real, synth, dtype=np.float32)
     if dtw_method not in DTW_METHODS:
         raise ValueError(f"unknown DTW method {dtw_method!r}; choose one of {DTW_METHODS}")
     t0, cpu0 = time.perf_counter(), time.process_time()
