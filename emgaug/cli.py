@@ -26,7 +26,7 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except EmgaugError as e:
-        console.print(f"[red]error:[/red] {e}", highlight=False)
+        console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)  # one line, never re-wrapped
         sys.exit(2)
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: nothing partial was left under a final name[/yellow]")
