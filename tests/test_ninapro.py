@@ -258,7 +258,8 @@ def test_real_window_dataset_shapes(db1):
 def test_listing_is_cached_in_process(db1):
     import time
 
-    ninapro._own_caches()
+    ninapro.clear_cache()
+    ninapro.NinaproDB1Source(DB1).recordings  # fills this process's cache
     t = time.perf_counter()
     again = NinaproDB1Source(DB1).recordings
     assert time.perf_counter() - t < 0.5

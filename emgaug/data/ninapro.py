@@ -15,9 +15,7 @@ of `RATE_KEYS` or the caller passes `sample_rate=`.
 
 from __future__ import annotations
 
-import os
 import re
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +23,7 @@ import numpy as np
 
 from emgaug.data.recording import Recording, RecordingReader
 from emgaug.data.source import DatasetSource
+from emgaug.data.filecache import ParsedFileCache, stat_key
 from emgaug.errors import EmgaugError
 
 # DB1's .mat files carry no sampling-rate field or timestamps; Atzori et al. (2014) document that DB1's
@@ -53,24 +52,12 @@ class FileTable:
     runs: np.ndarray  # (R, 4) int64: start, stop, restimulus, rerepetition of each contiguous label run
 
 
-_data: "OrderedDict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]]" = OrderedDict()  # keyed by (path, size, mtime)
-_tables: dict[tuple[str, int, int], FileTable] = {}
-_owner_pid: int | None = None
-
-
-def _own_caches() -> None:
-    """Drop caches inherited through fork so each process loads (and bounds) its own copies."""
-    global _owner_pid
-    if _owner_pid != os.getpid():
-        _data.clear()
-        _tables.clear()
-        _owner_pid = os.getpid()
+_cache = ParsedFileCache(_CACHE_BYTES)
 
 
 def clear_cache() -> None:
     """Forget every loaded file and segment table in this process."""
-    _data.clear()
-    _tables.clear()
+    _cache.clear()
 
 
 def _load_mat(path: str) -> dict[str, np.ndarray]:
@@ -142,31 +129,20 @@ def label_runs(stim: np.ndarray, rep: np.ndarray) -> np.ndarray:
 
 
 def _load(path: str) -> tuple[np.ndarray, np.ndarray]:
-    """(emg, glove) float32 of `path`, loaded once per process and kept in a small LRU cache."""
-    _own_caches()
-    key = _stat_key(path)
-    hit = _data.get(key)
+    """(emg, glove) float32 of `path`, loaded once per process and kept in an LRU cache bounded by bytes."""
+    key = stat_key(path)
+    hit = _cache.get(key)
     if hit is not None:
-        _data.move_to_end(key)
         return hit
     _parse_file(path, key)
-    return _data[key]
+    return _cache.get(key)
 
 
 def _file_table(path: str) -> FileTable:
     """The label-run table of `path`, computed once per process (and again only if the file changes)."""
-    _own_caches()
-    key = _stat_key(path)
-    table = _tables.get(key)
+    key = stat_key(path)
+    table = _cache.fact(key)
     return table if table is not None else _parse_file(path, key)
-
-
-def _stat_key(path: str) -> tuple[str, int, int]:
-    try:
-        st = os.stat(path)
-    except OSError as e:
-        raise EmgaugError(f"{path}: cannot open ({e.strerror}); restore the file or re-list the dataset") from e
-    return (path, st.st_size, st.st_mtime_ns)
 
 
 def _parse_file(path: str, key: tuple[str, int, int]) -> FileTable:
@@ -174,11 +150,8 @@ def _parse_file(path: str, key: tuple[str, int, int]) -> FileTable:
     emg, glove, stim, rep, rate = _validate(path, _load_mat(path))
     table = FileTable(num_rows=len(emg), num_channels=emg.shape[1], num_joints=glove.shape[1], file_rate=rate,
                       runs=label_runs(stim, rep))
-    _tables[key] = table
-    _data[key] = (emg, glove)
-    _data.move_to_end(key)
-    while len(_data) > 1 and sum(e.nbytes + g.nbytes for e, g in _data.values()) > _CACHE_BYTES:
-        _data.popitem(last=False)
+    _cache.set_fact(key, table)
+    _cache.put(key, (emg, glove))
     return table
 
 

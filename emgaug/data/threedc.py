@@ -10,9 +10,7 @@ The text files hold no timestamps, so the rate is `THREEDC_SAMPLE_RATE_HZ` unles
 
 from __future__ import annotations
 
-import os
 import re
-from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +18,7 @@ import pandas as pd
 
 from emgaug.data.recording import Recording, RecordingReader
 from emgaug.data.source import DatasetSource
+from emgaug.data.filecache import ParsedFileCache, stat_key
 from emgaug.errors import EmgaugError
 
 # The files carry no time column; the 3DC paper and its README state that the EMG is sampled at 1 kHz,
@@ -31,36 +30,12 @@ PARTICIPANT_PATTERN = re.compile(r"^Participant(\d+)$")
 SIDE = "right"
 _CACHE_BYTES = 256 * 2**20  # parsed float32 arrays kept per process
 
-_data: "OrderedDict[tuple[str, int, int], np.ndarray]" = OrderedDict()  # keyed by (path, size, mtime)
-_cached_bytes = 0
-_shapes: dict[tuple[str, int, int], tuple[int, int]] = {}
-_owner_pid: int | None = None
-
-
-def _own_caches() -> None:
-    """Drop caches inherited through fork so each process parses (and bounds) its own copies."""
-    global _owner_pid, _cached_bytes
-    if _owner_pid != os.getpid():
-        _data.clear()
-        _shapes.clear()
-        _cached_bytes = 0
-        _owner_pid = os.getpid()
+_cache = ParsedFileCache(_CACHE_BYTES)
 
 
 def clear_cache() -> None:
     """Forget every parsed file and shape in this process."""
-    global _cached_bytes
-    _data.clear()
-    _shapes.clear()
-    _cached_bytes = 0
-
-
-def _stat_key(path: str) -> tuple[str, int, int]:
-    try:
-        st = os.stat(path)
-    except OSError as e:
-        raise EmgaugError(f"{path}: cannot open ({e.strerror}); restore the file or re-list the dataset") from e
-    return (path, st.st_size, st.st_mtime_ns)
+    _cache.clear()
 
 
 def parse_emg_file(path: str) -> np.ndarray:
@@ -85,28 +60,19 @@ def parse_emg_file(path: str) -> np.ndarray:
 
 def _load(path: str) -> np.ndarray:
     """Parsed EMG of `path`, once per process, in an LRU cache bounded by bytes."""
-    global _cached_bytes
-    _own_caches()
-    key = _stat_key(path)
-    hit = _data.get(key)
+    key = stat_key(path)
+    hit = _cache.get(key)
     if hit is not None:
-        _data.move_to_end(key)
         return hit
-    emg = parse_emg_file(path)
-    _shapes[key] = emg.shape
-    _data[key] = emg
-    _cached_bytes += emg.nbytes
-    while _cached_bytes > _CACHE_BYTES and len(_data) > 1:
-        _, old = _data.popitem(last=False)
-        _cached_bytes -= old.nbytes
+    emg = _cache.put(key, parse_emg_file(path))
+    _cache.set_fact(key, emg.shape)
     return emg
 
 
 def file_shape(path: str) -> tuple[int, int]:
     """(rows, channels) of a file: counted from its text without parsing numbers, cached per process."""
-    _own_caches()
-    key = _stat_key(path)
-    shape = _shapes.get(key)
+    key = stat_key(path)
+    shape = _cache.fact(key)
     if shape is None:
         try:
             raw = Path(path).read_bytes()
@@ -115,8 +81,7 @@ def file_shape(path: str) -> tuple[int, int]:
         lines = [ln for ln in raw.splitlines() if ln.strip()]
         if not lines:
             raise EmgaugError(f"{path}: the file is empty; re-download it or remove it")
-        shape = (len(lines), lines[0].count(b",") + 1)
-        _shapes[key] = shape
+        shape = _cache.set_fact(key, (len(lines), lines[0].count(b",") + 1))
     return shape
 
 
