@@ -35,15 +35,17 @@ def machine() -> dict[str, Any]:
 
 
 DEEP = ("tds_rnn", "neuropose")
+REAL_ONLY = "_real_only"  # benchmark_deep/<protocol>/_real_only: the deep decoders' shared RR run
 
 
 def run_chain(data: Path, out: Path, models: list[str], protocols: list[str], epochs: int, seeds: int,
               classifiers: list[str], window_s: float, train_stride_s: float, max_train_windows: int | None,
               max_test_windows: int | None, users: list[str] | None, profile: str,
               deep_models: list[str] | None = None, log=print) -> dict[str, Any]:
-    """`deep_models`: models whose sets also go through the deep decoders (None = all); the others get SVM/RF only."""
-    """Run (or resume) the whole chain and return the summary dict (also written to out/summary.json)."""
-    from emgaug.benchmark import run_benchmark
+    """Run (or resume) the whole chain and return the summary dict (also written to out/summary.json).
+
+    `deep_models`: models whose sets also go through the deep decoders (None = all); the others get SVM/RF only.
+    Deep decoders run after every model's SVM/RF benchmark, with one shared real-only (RR) run per protocol."""
     from emgaug.data.source import open_source
     from emgaug.data.splits import make_split
     from emgaug.data.windows import WindowConfig
@@ -69,7 +71,7 @@ def run_chain(data: Path, out: Path, models: list[str], protocols: list[str], ep
         for spec in models:
             model, overrides = parse_model_spec(spec)
             key = f"{protocol}/{spec}"
-            ck_dir, synth_dir, bench_dir = (out / part / protocol / spec.replace("@", "+").replace(";", "+")
+            ck_dir, synth_dir, bench_dir = (out / part / protocol / _dirname(spec)
                                              for part in ("models", "synthetic", "benchmark"))
             t = time.perf_counter()
             log(f"[{key}] train")
@@ -83,18 +85,56 @@ def run_chain(data: Path, out: Path, models: list[str], protocols: list[str], ep
                 synthesize_set(ckpt, synth_dir, seed=0, device="auto", overwrite=True)
             timings[f"{key}/synthesize"] = round(time.perf_counter() - t, 2)
             t = time.perf_counter()
-            res_path = bench_dir / "results.json"
-            if not res_path.is_file():
-                log(f"[{key}] benchmark")
-                use = [c for c in classifiers if c not in DEEP or deep_models is None or spec in deep_models]
-                run_benchmark([mpath], [synth_dir], classifiers=use, seeds=seeds, metrics=True,
-                              max_test_windows=max_test_windows, max_train_windows=max_train_windows,
-                              out=bench_dir, show_progress=False)
+            shallow = [c for c in classifiers if c not in DEEP]
+            _benchmark(bench_dir, mpath, synth_dir, shallow, seeds, max_train_windows, max_test_windows,
+                       metrics=True, conditions=("RR", "GR", "MR"), log=lambda: log(f"[{key}] benchmark"))
             timings[f"{key}/benchmark"] = round(time.perf_counter() - t, 2)
-            summary["runs"][key] = condense(json.loads(res_path.read_text()), ck_dir / "history.json")
+            summary["runs"][key] = condense(json.loads((bench_dir / "results.json").read_text()), ck_dir / "history.json")
             (out / "summary.json").write_text(json.dumps(summary, indent=2))
+        deep = [c for c in classifiers if c in DEEP]
+        deep_specs = [spec for spec in models if deep_models is None or spec in deep_models]
+        if deep and deep_specs:
+            # RR does not depend on the synthetic set: train the deep decoders on real data once per protocol and
+            # run only GR / MR per model (same seeds, caps and test windows, so the numbers are directly comparable)
+            t = time.perf_counter()
+            real_dir = out / "benchmark_deep" / protocol / REAL_ONLY
+            _benchmark(real_dir, mpath, None, deep, seeds, max_train_windows, max_test_windows, metrics=False,
+                       conditions=("RR",), log=lambda: log(f"[{protocol}] deep decoders, real only"), window_s=window_s)
+            timings[f"{protocol}/benchmark_deep_rr"] = round(time.perf_counter() - t, 2)
+            summary.setdefault("real_only_deep", {})[protocol] = condense(json.loads((real_dir / "results.json").read_text()),
+                                                                          None)["accuracy"]
+            for spec in deep_specs:
+                key, name = f"{protocol}/{spec}", _dirname(spec)
+                t = time.perf_counter()
+                deep_dir = out / "benchmark_deep" / protocol / name
+                _benchmark(deep_dir, mpath, out / "synthetic" / protocol / name, deep, seeds, max_train_windows,
+                           max_test_windows, metrics=False, conditions=("GR", "MR"),
+                           log=lambda: log(f"[{key}] deep decoders, GR and MR"))
+                timings[f"{key}/benchmark_deep"] = round(time.perf_counter() - t, 2)
+                acc = condense(json.loads((deep_dir / "results.json").read_text()), None)["accuracy"]
+                summary["runs"][key]["accuracy"].update({k: v for k, v in acc.items() if not k.endswith("/RR")})
+                (out / "summary.json").write_text(json.dumps(summary, indent=2))
     (out / "summary.md").write_text(markdown(summary))
     return summary
+
+
+def _dirname(spec: str) -> str:
+    """Folder name of a model spec ('seqemg_gan@feature_loss_weight=1.0' -> 'seqemg_gan+feature_loss_weight=1.0')."""
+    return spec.replace("@", "+").replace(";", "+")
+
+
+def _benchmark(bench_dir: Path, mpath: Path, synth_dir: Path | None, classifiers: list[str], seeds: int,
+               max_train: int | None, max_test: int | None, *, metrics: bool, conditions: tuple[str, ...], log,
+               window_s: float | None = None) -> None:
+    """Run one benchmark into bench_dir unless its results.json already exists (the chain is resumable)."""
+    from emgaug.benchmark import run_benchmark
+
+    if (bench_dir / "results.json").is_file():
+        return
+    log()
+    run_benchmark([mpath], [synth_dir] if synth_dir is not None else [], classifiers=classifiers, seeds=seeds,
+                  metrics=metrics, max_test_windows=max_test, max_train_windows=max_train, out=bench_dir,
+                  show_progress=False, conditions=conditions, window_s=window_s)
 
 
 def parse_model_spec(spec: str) -> tuple[str, dict[str, Any]]:
@@ -105,13 +145,13 @@ def parse_model_spec(spec: str) -> tuple[str, dict[str, Any]]:
     return name, parse_model_options([p for p in opts.split(";") if p])
 
 
-def condense(results: dict[str, Any], history_path: Path) -> dict[str, Any]:
+def condense(results: dict[str, Any], history_path: Path | None) -> dict[str, Any]:
     """The numbers the summary tables need from one benchmark run."""
     run = results["runs"][0]
     sim = {k: v for k, v in run["similarity"]["metrics"].items()} if run.get("similarity") else {}
     acc = {(r["classifier"], r["condition"]): (r["accuracy_mean"], r["accuracy_sd"]) for r in run["summary"]}
     avg = {cond: {"mean": v["accuracy_mean"], "sd": v["accuracy_sd"]} for cond, v in run.get("classifier_average", {}).items()}
-    hist = json.loads(history_path.read_text()) if history_path.is_file() else {}
+    hist = json.loads(history_path.read_text()) if history_path is not None and history_path.is_file() else {}
     return {"similarity": {k: {"mean": v["mean"], "sd": v.get("sd")} for k, v in sim.items()},
             "accuracy": {f"{c}/{cond}": v for (c, cond), v in acc.items()}, "average": avg,
             "counts": run.get("counts"), "similarity_vs": (run.get("similarity") or {}).get("paired_against"),
@@ -145,7 +185,7 @@ def markdown(summary: dict[str, Any]) -> str:
                 v = r["similarity"].get(m)
                 cells.append(_fmt(v["mean"], v["sd"]) if v else "-")
             lines.append(f"| {model} | " + " | ".join(cells) + " |")
-        common = [c for c in s["classifiers"] if all(f"{c}/RR" in r["accuracy"] for r in runs.values())]
+        common = [c for c in s["classifiers"] if c not in DEEP and all(f"{c}/RR" in r["accuracy"] for r in runs.values())]
         lines += ["", f"### {protocol}: accuracy (%) on the real test split, mean ± SD over {s['seeds']} seeds", "",
                   "| model | " + " | ".join(f"{c} {cond}" for c in s["classifiers"] for cond in ("GR", "MR")) +
                   f" | mean GR ({'+'.join(common)}) | mean MR ({'+'.join(common)}) |",
@@ -157,9 +197,9 @@ def markdown(summary: dict[str, Any]) -> str:
                 vals = [r["accuracy"][f"{c}/{cond}"][0] for c in common if f"{c}/{cond}" in r["accuracy"]]
                 cells.append(f"{100 * sum(vals) / len(vals):.1f}" if vals else "-")
             lines.append(f"| {model} | " + " | ".join(cells) + " |")
-        first = next(iter(runs.values()))
+        rr = {**next(iter(runs.values()))["accuracy"], **summary.get("real_only_deep", {}).get(protocol, {})}
         lines += ["", "RR (real only, the same for every model): " + ", ".join(
-            f"{c} {_fmt(*first['accuracy'].get(f'{c}/RR', (None, None)), pct=True)}" for c in s["classifiers"]), ""]
+            f"{c} {_fmt(*rr.get(f'{c}/RR', (None, None)), pct=True)}" for c in s["classifiers"]), ""]
     lines += ["### Step timings (s)", "", "| step | seconds |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in summary["timings_s"].items()]
     return "\n".join(lines) + "\n"

@@ -208,3 +208,20 @@ def test_cli_end_to_end_all_classifiers_and_metrics(sim_manifest, good_synth, tm
     assert run["similarity"]["paired_against"] == "train" and "dtw" in run["similarity"]["metrics"]
     html = (out / "report.html").read_text()
     assert html.count("<img") >= 6 and "Table 2 layout" in html and "Table 3 layout" in html
+
+
+def test_shared_rr_run_plus_gr_mr_run_equals_one_full_run(sim_manifest, good_synth, tmp_path):
+    """Running RR once and GR/MR per synthetic set (what the DB1 pipeline does for the deep decoders) gives the
+    same per-seed scores as one RR/GR/MR run."""
+    kw = dict(classifiers=["rf"], seeds=2, metrics=False, stride_s=WINDOW_S, show_progress=False)
+    full = run_benchmark([sim_manifest], [good_synth], **kw)["runs"][0]["results"]
+    # without a synthetic set the window comes from --window-s (a synthetic set fixes its own)
+    rr = run_benchmark([sim_manifest], [], conditions=["RR"], window_s=WINDOW_S, **kw)["runs"][0]["results"]
+    gm = run_benchmark([sim_manifest], [good_synth], conditions=("GR", "MR"), **kw)["runs"][0]["results"]
+    assert [r["condition"] for r in rr] == ["RR", "RR"] and {r["condition"] for r in gm} == {"GR", "MR"}
+    key = lambda r: (r["condition"], r["seed"])  # noqa: E731
+    assert {key(r): r["accuracy"] for r in rr + gm} == {key(r): r["accuracy"] for r in full}
+    with pytest.raises(EmgaugError, match="unknown condition"):
+        run_benchmark([sim_manifest], [good_synth], conditions=["XR"], **kw)
+    with pytest.raises(EmgaugError, match="need --synthetic"):
+        run_benchmark([sim_manifest], [], conditions=["GR"], **kw)

@@ -13,7 +13,7 @@ from rich.progress import Progress
 from emgaug.benchmark.classifiers import CLASSIFIERS, FEATURE_KINDS
 from emgaug.benchmark.data import (check_leakage, load_split_windows, paired_real_windows, refuse_leaky, resolve_window,
                                    synthetic_windows)
-from emgaug.benchmark.protocols import average_over_classifiers, run_protocols, summarise
+from emgaug.benchmark.protocols import CONDITIONS, average_over_classifiers, run_protocols, summarise
 from emgaug.console import console, make_progress
 from emgaug.data.manifest import load_manifest
 from emgaug.errors import EmgaugError
@@ -48,11 +48,12 @@ def run_benchmark(manifests: Sequence[str | Path], synthetic: Sequence[Any] = ()
                   max_train_windows: int | None = None, window_s: float | None = None, stride_s: float | None = None,
                   device: str = "auto", dtw_method: str = "exact", dtw_band: float | None = 0.1,
                   n_jobs: int | None = None, out: str | Path | None = None, show_progress: bool = True,
-                  max_memory_gb: float | None = 8.0) -> dict[str, Any]:
+                  max_memory_gb: float | None = 8.0, conditions: Sequence[str] = CONDITIONS) -> dict[str, Any]:
     """Benchmark real vs synthetic training data on each manifest; synthetic sets pair with manifests in order.
 
     Returns the results dict (also written as results.json, results.csv and report.html under `out` when given).
     GR/MR refuse a synthetic set conditioned on test angles (metadata or row-range overlap with the test split).
+    `conditions` picks a subset of RR/GR/MR, e.g. GR+MR only when one RR run is shared by many synthetic sets.
     """
     if not manifests:
         raise EmgaugError("no --manifest given; pass at least one manifest made by `emgaug split`")
@@ -66,6 +67,12 @@ def run_benchmark(manifests: Sequence[str | Path], synthetic: Sequence[Any] = ()
     if bad:
         raise EmgaugError(f"unknown classifier(s) {', '.join(bad)}; choose from {', '.join(CLASSIFIERS)}")
     seed_list = _seed_list(seeds)
+    conditions = tuple(conditions)
+    bad = [c for c in conditions if c not in CONDITIONS]
+    if bad or not conditions:
+        raise EmgaugError(f"unknown condition(s) {', '.join(bad) or '(none given)'}; choose from {', '.join(CONDITIONS)}")
+    if classifiers and not synthetic and "RR" not in conditions:
+        raise EmgaugError(f"conditions {','.join(conditions)} need --synthetic sets; add RR or pass --synthetic")
     from emgaug.benchmark.deep import resolve_device
 
     dev = str(resolve_device(device)) if any(c in ("tds_rnn", "neuropose") for c in classifiers) else "cpu"
@@ -74,7 +81,8 @@ def run_benchmark(manifests: Sequence[str | Path], synthetic: Sequence[Any] = ()
               "classifiers": list(classifiers), "seeds": seed_list, "mix_ratio": mix_ratio, "features": features,
               "metrics": metrics, "max_test_windows": max_test_windows, "max_train_windows": max_train_windows,
               "window_s": window_s, "stride_s": stride_s, "device": dev, "dtw_method": dtw_method, "dtw_band": dtw_band,
-              "max_memory_gb": max_memory_gb}
+              "max_memory_gb": max_memory_gb,
+              "conditions": list(conditions)}
     results: dict[str, Any] = {"tool": "emgaug benchmark", "code_version": code_version(), "command": command_line(),
                                "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                                "config": config, "runs": []}
@@ -83,7 +91,7 @@ def run_benchmark(manifests: Sequence[str | Path], synthetic: Sequence[Any] = ()
         synth_item = synthetic[i] if synthetic else None
         run, plot = _run_one(Path(mpath), synth_item, list(classifiers), seed_list, mix_ratio, features, metrics,
                              max_test_windows, max_train_windows, window_s, stride_s, dev, dtw_method, dtw_band, n_jobs,
-                             show_progress, max_memory_gb)
+                             show_progress, max_memory_gb, conditions)
         results["runs"].append(run)
         plots.append(plot)
     if out is not None:
@@ -96,7 +104,8 @@ def run_benchmark(manifests: Sequence[str | Path], synthetic: Sequence[Any] = ()
 def _run_one(mpath: Path, synth_item: Any, classifiers: list[str], seeds: list[int], mix_ratio: float, features: str,
              metrics: bool, max_test: int | None, max_train: int | None, window_s: float | None, stride_s: float | None,
              device: str, dtw_method: str, dtw_band: float | None, n_jobs: int | None,
-             show_progress: bool, max_gb: float | None) -> tuple[dict[str, Any], dict[str, Any]]:
+             show_progress: bool, max_gb: float | None,
+             conditions: tuple[str, ...] = CONDITIONS) -> tuple[dict[str, Any], dict[str, Any]]:
     m = load_manifest(mpath)
     synth, synth_path = _load_synthetic(synth_item) if synth_item is not None else (None, None)
     window = resolve_window(m, synth.metadata if synth is not None else None, window_s, stride_s)
@@ -131,10 +140,10 @@ def _run_one(mpath: Path, synth_item: Any, classifiers: list[str], seeds: list[i
             synth_train = synth_lw
             if synth_lw is not None and max_train is not None and len(synth_lw) > max_train:
                 synth_train = synth_lw.subset(np.sort(np.random.default_rng(0).choice(len(synth_lw), max_train, replace=False)))
-            n_cond = 3 if synth is not None else 1
+            n_cond = len([c for c in conditions if c == "RR" or synth is not None])
             t_fit = prog.add_task(f"{m.protocol}: training classifiers", total=len(classifiers) * n_cond * len(seeds))
             rows = run_protocols(train, test, synth_train, classifiers, seeds, class_names, mix_ratio=mix_ratio,
-                                 features=features, device=device, n_jobs=n_jobs or 1,
+                                 features=features, device=device, n_jobs=n_jobs or 1, conditions=conditions,
                                  progress=lambda msg: prog.update(t_fit, advance=1, description=f"{m.protocol}: {msg}"))
             run["results"] = rows
             run["summary"] = summarise(rows)

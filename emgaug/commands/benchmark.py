@@ -17,6 +17,8 @@ def benchmark(
     classifiers: str = typer.Option("svm,rf,tds_rnn,neuropose", help="Comma list of svm, rf, tds_rnn, neuropose; 'none' "
                                     "for similarity metrics only."),
     seeds: int = typer.Option(5, help="Seeds per classifier and condition (results are mean ± SD)."),
+    conditions: str = typer.Option("RR,GR,MR", help="Comma list of training conditions to run; e.g. GR,MR when one "
+                                   "RR run (same manifest, seeds and caps) is shared by several synthetic sets."),
     mix_ratio: float = typer.Option(1.0, help="MR: synthetic windows added per real training window."),
     features: str = typer.Option("td", help="SVM/RF input: td (time-domain features) or raw (flattened windows, as in the paper)."),
     metrics: bool = typer.Option(True, "--metrics/--no-metrics", help="Compute similarity metrics (needs --synthetic)."),
@@ -44,6 +46,7 @@ def benchmark(
                             mix_ratio=mix_ratio, features=features, metrics=metrics, max_test_windows=max_test_windows,
                             max_train_windows=max_train_windows, window_s=window_s, stride_s=stride_s, device=device,
                             dtw_method=dtw, dtw_band=dtw_band or None, n_jobs=jobs, out=out,
-                            max_memory_gb=max_memory_gb)
+                            max_memory_gb=max_memory_gb,
+                            conditions=[c.strip().upper() for c in conditions.split(",") if c.strip()])
     print_tables(results, console)
     console.print(f"wrote {out / 'results.json'}, {out / 'results.csv'} and {out / 'report.html'}")
