@@ -149,7 +149,7 @@ def condense(results: dict[str, Any], history_path: Path | None) -> dict[str, An
     """The numbers the summary tables need from one benchmark run."""
     run = results["runs"][0]
     sim = {k: v for k, v in run["similarity"]["metrics"].items()} if run.get("similarity") else {}
-    acc = {(r["classifier"], r["condition"]): (r["accuracy_mean"], r["accuracy_sd"]) for r in run["summary"]}
+    acc = {(r["classifier"], r["condition"]): (r["accuracy_mean"], r["accuracy_sd"]) for r in run.get("summary", [])}
     avg = {cond: {"mean": v["accuracy_mean"], "sd": v["accuracy_sd"]} for cond, v in run.get("classifier_average", {}).items()}
     hist = json.loads(history_path.read_text()) if history_path is not None and history_path.is_file() else {}
     return {"similarity": {k: {"mean": v["mean"], "sd": v.get("sd")} for k, v in sim.items()},

@@ -258,3 +258,28 @@ def test_unknown_model_and_bad_option_are_one_line_errors():
     model, _ = make("seqemg_gan")
     with pytest.raises(EmgaugError, match="expects angles"):
         model.generate(torch.randn(2, J + 1, win.angle_frames))
+
+
+def test_matching_aware_discriminator_learns_to_reject_real_emg_with_wrong_angles():
+    """mismatch_weight > 0: real EMG paired with another window's angles is a negative, so the discriminator learns
+    the angle -> EMG link (here EMG is a fixed function of the angles) instead of realism alone."""
+    torch.manual_seed(0)
+    win = WindowConfig(window_s=0.2, stride_s=0.2, angle_rate_hz=50.0).resolve(1000.0)
+    model = build_model("seqemg_gan", C, J, win, K, mismatch_weight=1.0, **TINY["seqemg_gan"])
+    b = batch_for(win, B=16)
+    up = win.window // win.angle_frames
+    b["emg"] = b["angles"][:, :C].repeat_interleave(up, dim=-1)  # EMG channel c follows angle c
+    assert "d_mismatch" in model(b, "d")[1]
+    assert "d_mismatch" not in build_model("seqemg_gan", C, J, win, K, **TINY["seqemg_gan"])(b, "d")[1]
+    opt = torch.optim.Adam(model.part_parameters("d"), lr=2e-3)
+    for _ in range(150):
+        loss, _ = model(b, "d")
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        _, h0, _, _ = model.synthesise(b["angles"])
+        matched = torch.sigmoid(model.discriminate(b["emg"], b["angles"], h0)).mean()
+        wrong = torch.sigmoid(model.discriminate(b["emg"], b["angles"].roll(1, 0), h0.roll(1, 0))).mean()
+    assert matched > wrong + 0.3, (float(matched), float(wrong))

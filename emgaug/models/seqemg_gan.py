@@ -19,6 +19,9 @@ Choices the paper leaves open, made here and stated:
 - The discriminator scores every angle frame (m_t of Eq. 6); h0 enters it detached, as a condition.
 - Ablation (d) "w/o discriminator" trains with L1 reconstruction + KL (the paper's "Non-GAN" baseline).
 - `feature_loss_weight` > 0 adds paired log-envelope/log-spectrum L1; off by default (paper objective).
+- `mismatch_weight` > 0 makes the discriminator matching-aware (Reed et al. 2016, GAN-CLS): real EMG paired with
+  another window's angles and h0 (the batch rolled by one) is also scored as fake, so realism alone no longer
+  fools it and the generator must follow the angles. Off by default (paper objective).
 - alpha defaults to 2: the paper's only stated loss weight ("the weight parameter lambda is set to 2").
 - L_GAN is the per-frame binary cross-entropy of Eq. 8; the generator uses the usual non-saturating form
   (maximise log D(G)) and steps before the discriminator, which then scores that step's (detached) fakes.
@@ -78,12 +81,13 @@ class SeqEMGGAN(EMGGenerator):
                  embed_dim: int = 64, noise_dim: int = 16, hidden: int = 128, latent_dim: int = 64,
                  filter_kernel: int = 5, gen_width: int = 128, disc_width: int = 32, noise_injection: bool = True,
                  gen_norm: str = "none", noise_init: float = 1.0, zero_mean_output: bool = False,
-                 alpha: float = 2.0, feature_loss_weight: float = 0.0):
+                 alpha: float = 2.0, feature_loss_weight: float = 0.0, mismatch_weight: float = 0.0):
         super().__init__(num_channels, num_joints, window, num_classes)
         self.use_angle_encoder, self.use_gru, self.use_ang2gist = angle_encoder, gru, ang2gist
         self.use_discriminator = discriminator
         self.noise_dim, self.latent_dim = noise_dim, latent_dim
         self.alpha, self.feature_loss_weight = float(alpha), float(feature_loss_weight)
+        self.mismatch_weight = float(mismatch_weight)
         self.parts = ("g", "d") if discriminator else ("g",)
         self.fast_lr = {"g": 2e-4, "d": 2e-4} if discriminator else {"g": 1e-3}
         J, C = num_joints, num_channels
@@ -198,6 +202,12 @@ class SeqEMGGAN(EMGGenerator):
         real_logits = self.discriminate(real, angles, h0)
         fake_logits = self.discriminate(fake, angles, h0)
         loss = adv_loss(real_logits, True, fm) + adv_loss(fake_logits, False, fm)
-        return loss, {"d_loss": scalar(loss), "d_real": scalar(torch.sigmoid(real_logits.float()).mean()),
-                      "d_fake": scalar(torch.sigmoid(fake_logits.float()).mean())}
+        logs = {"d_real": scalar(torch.sigmoid(real_logits.float()).mean()),
+                "d_fake": scalar(torch.sigmoid(fake_logits.float()).mean())}
+        if self.mismatch_weight > 0 and real.shape[0] > 1:
+            wrong = self.discriminate(real, angles.roll(1, 0), h0.roll(1, 0))
+            loss = loss + self.mismatch_weight * adv_loss(wrong, False, fm * fm.roll(1, 0))
+            logs["d_mismatch"] = scalar(torch.sigmoid(wrong.float()).mean())
+        logs["d_loss"] = scalar(loss)
+        return loss, logs
 
