@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-MODELS = ("seqemg_gan", "seqemg_gan@feature_loss_weight=1.0", "seqemg_gan_no_angle_encoder", "seqemg_gan_no_gru", "seqemg_gan_no_ang2gist",
+MODELS = ("seqemg_gan", "seqemg_gan@feature_loss_weight=1.0", "seqemg_gan@mismatch_weight=1.0;feature_loss_weight=1.0",
+          "seqemg_gan_no_angle_encoder", "seqemg_gan_no_gru", "seqemg_gan_no_ang2gist",
           "seqemg_gan_no_discriminator", "gan", "dcgan", "styletransfer_dcgan", "transformer_seq2seq", "wavenet", "ridge")
 PROTOCOLS = ("cross-subject", "cross-session")
 SIM_METRICS = ("eecc", "fft_mse", "dtw", "psd_log_distance_db", "median_freq_error_hz", "kurtosis_difference",
@@ -222,7 +223,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--max-test-windows", type=int, default=None)
     ap.add_argument("--users", default=None, help="Comma list of subjects (e.g. S1,S2,S3) for a reduced run.")
     ap.add_argument("--deep-models", default=None, help="Comma list of models benchmarked with the deep decoders "
-                    "too (default: all models).")
+                    "too (default: all models; 'none' for SVM/RF only). The deep decoders run after every model's "
+                    "SVM/RF benchmark, RR once per protocol and GR/MR per model.")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice).")
     a = ap.parse_args(argv)
     if a.threads:
