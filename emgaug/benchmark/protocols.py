@@ -48,13 +48,18 @@ def training_set(condition: str, real: LabelledWindows, synth: LabelledWindows |
     raise ValueError(f"unknown condition {condition!r}")
 
 
+def active_conditions(conditions: tuple[str, ...], has_synthetic: bool) -> list[str]:
+    """The requested conditions that can run: GR and MR need a synthetic set."""
+    return [c for c in conditions if c == "RR" or has_synthetic]
+
+
 def run_protocols(train: LabelledWindows, test: LabelledWindows, synth: LabelledWindows | None, classifiers: list[str],
                   seeds: list[int], class_names: list[str], mix_ratio: float = 1.0, features: str = "td",
                   device: str = "cpu", n_jobs: int = 1, conditions: tuple[str, ...] = CONDITIONS,
                   progress: Callable[[str], Any] | None = None) -> list[dict[str, Any]]:
     """One result row per (classifier, condition, seed): scores on the real test windows plus training counts/time."""
     rows = []
-    conds = [c for c in conditions if c == "RR" or synth is not None]
+    conds = active_conditions(conditions, synth is not None)
     for clf_name in classifiers:
         for cond in conds:
             for seed in seeds:

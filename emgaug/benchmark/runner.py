@@ -13,7 +13,8 @@ from rich.progress import Progress
 from emgaug.benchmark.classifiers import CLASSIFIERS, FEATURE_KINDS
 from emgaug.benchmark.data import (check_leakage, load_split_windows, paired_real_windows, refuse_leaky, resolve_window,
                                    synthetic_windows)
-from emgaug.benchmark.protocols import CONDITIONS, average_over_classifiers, run_protocols, summarise
+from emgaug.benchmark.protocols import (CONDITIONS, active_conditions, average_over_classifiers, run_protocols,
+                                        summarise)
 from emgaug.console import console, make_progress
 from emgaug.data.manifest import load_manifest
 from emgaug.errors import EmgaugError
@@ -140,7 +141,7 @@ def _run_one(mpath: Path, synth_item: Any, classifiers: list[str], seeds: list[i
             synth_train = synth_lw
             if synth_lw is not None and max_train is not None and len(synth_lw) > max_train:
                 synth_train = synth_lw.subset(np.sort(np.random.default_rng(0).choice(len(synth_lw), max_train, replace=False)))
-            n_cond = len([c for c in conditions if c == "RR" or synth is not None])
+            n_cond = len(active_conditions(conditions, synth is not None))
             t_fit = prog.add_task(f"{m.protocol}: training classifiers", total=len(classifiers) * n_cond * len(seeds))
             rows = run_protocols(train, test, synth_train, classifiers, seeds, class_names, mix_ratio=mix_ratio,
                                  features=features, device=device, n_jobs=n_jobs or 1, conditions=conditions,
