@@ -22,6 +22,7 @@ TINY = {
     "transformer_seq2seq": dict(d_model=16, heads=2, encoder_layers=1, decoder_layers=1, ff_dim=32, dropout=0.0),
     "wavenet": dict(residual=8, skip=16, dilations=(1, 2, 4)),
     "ridge": {},
+    "ridge_user": {},
 }
 
 
@@ -31,9 +32,10 @@ def tiny(name: str) -> dict:
     return TINY[base]
 
 
-def make(name: str, sr: float = 1000.0, window_s: float = 0.2, rate: float = 50.0):
+def make(name: str, sr: float = 1000.0, window_s: float = 0.2, rate: float = 50.0, num_users: int = 0):
     win = WindowConfig(window_s=window_s, stride_s=window_s, angle_rate_hz=rate).resolve(sr)
-    return build_model(name, C, J, win, K, **tiny(name)), win
+    users = max(num_users, 2) if name == "ridge_user" else num_users  # the per-user floor needs its users
+    return build_model(name, C, J, win, K, num_users=users, **tiny(name)), win
 
 
 def batch_for(win, B: int = 4, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -41,7 +43,7 @@ def batch_for(win, B: int = 4, seed: int = 0) -> dict[str, torch.Tensor]:
     Ta, T = win.angle_frames, win.window
     return {"emg": torch.randn(B, C, T, generator=g), "angles": torch.randn(B, J, Ta, generator=g),
             "angle_mask": torch.ones(B, Ta, dtype=torch.bool), "emg_mask": torch.ones(B, T, dtype=torch.bool),
-            "label": torch.arange(B) % K, "index": torch.arange(B)}
+            "label": torch.arange(B) % K, "index": torch.arange(B), "user": torch.arange(B) % 2}
 
 
 def test_factorize_covers_rate_ratios():
@@ -73,7 +75,7 @@ def test_generate_shape_and_seeded_reproducibility(name, geometry):
     assert not torch.equal(out1, out3), "different seeds must give different draws"
 
 
-@pytest.mark.parametrize("name", [n for n in MODEL_NAMES if n != "ridge"])
+@pytest.mark.parametrize("name", [n for n in MODEL_NAMES if not n.startswith("ridge")])
 def test_one_optimisation_step_lowers_each_loss(name):
     torch.manual_seed(0)
     model, win = make(name)

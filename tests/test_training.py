@@ -74,7 +74,9 @@ def test_checkpoint_loads_back_and_generates_like_the_trained_model(sim_manifest
     assert g.label_map == load_manifest(sim_manifest).label_map()
     assert g.window.window == 400 and g.window.angle_downsample == 40
     assert g.config["profile"] == "paper" and g.config["model_overrides"] == TINY_GAN
-    rebuilt = build_model("seqemg_gan", ck["num_channels"], ck["num_joints"], g.window, ck["num_classes"], **TINY_GAN)
+    assert g.user_map == load_manifest(sim_manifest).user_map() and g.model.subject is not None
+    rebuilt = build_model("seqemg_gan", ck["num_channels"], ck["num_joints"], g.window, ck["num_classes"],
+                          num_users=len(ck["user_map"]), **TINY_GAN)
     rebuilt.load_state_dict(ck["model_state"])
     rebuilt.eval()
     a = torch.randn(2, ck["num_joints"], g.window.angle_frames)

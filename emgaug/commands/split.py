@@ -30,12 +30,16 @@ def split(
     stage: Optional[list[str]] = typer.Option(None, help="Restrict to these stages (repeatable)."),
     source_option: Optional[list[str]] = typer.Option(None, "--source-option", help="KEY=VALUE passed to the dataset "
                                                       "reader, e.g. reps_per_session=1 for Ninapro (repeatable)."),
+    calibration_s: Optional[float] = typer.Option(None, "--calibration-s", help="cross-subject / cross-user-stage: the "
+                                                  "first S seconds of each test user's recordings per stage become a "
+                                                  "calibration split (a new person's short recording), --gap-s before test."),
 ) -> None:
     """Split a dataset under one protocol, check it for leakage, and write the manifest."""
     source = open_source(data, kind, **parse_model_options(source_option or [], flag="--source-option"))
     with console.status(f"reading {len(source.recordings)} recording headers"):
         m = make_split(source, protocol, seed=seed, val_frac=val_frac, test_frac=test_frac, stage_frac=stage_frac,
-                       block_s=block_s, gap_s=gap_s, use_metadata_columns=use_metadata_columns, users=user, stages=stage)
+                       block_s=block_s, gap_s=gap_s, use_metadata_columns=use_metadata_columns, users=user, stages=stage,
+                       calibration_s=calibration_s)
     out = out or Path("data_manifests") / f"{data.resolve().name}_{protocol}_s{seed}.json"
     m.save(out)
     t = Table(title=f"{protocol} split of {data} (seed {seed}) -> {out}")

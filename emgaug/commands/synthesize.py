@@ -23,10 +23,12 @@ class WindowsPerSecond(ProgressColumn):
 
 
 def synthesize(
-    checkpoint: Path = typer.Option(..., "--checkpoint", help="Generator checkpoint written by `emgaug train`."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Generator checkpoint written by `emgaug "
+                                              "train` (optional with --oracle-real)."),
     out: Path = typer.Option(..., "--out", help="Output folder (a stage-partitioned Parquet dataset, written atomically)."),
     manifest: Optional[Path] = typer.Option(None, "--manifest", help="Split manifest (default: the one recorded in the checkpoint)."),
-    split: str = typer.Option("train", "--split", help="Split whose angle sequences condition the generator: train, val or test."),
+    split: str = typer.Option("train", "--split", help="Split whose angle sequences condition the generator: train, "
+                              "val, calibration, kinematics_pool (test only with --allow-test-leakage)."),
     stage: Optional[list[str]] = typer.Option(None, "--stage", help="Only these stages/gestures (repeatable)."),
     user: Optional[list[str]] = typer.Option(None, "--user", help="Only these users (repeatable)."),
     kinematics: Optional[Path] = typer.Option(
@@ -42,6 +44,15 @@ def synthesize(
         False, "--allow-test-leakage", help="Allow conditioning on test-split angles. This leaks the test set into any "
         "benchmark that uses the synthetic set; the choice is recorded in the metadata."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing synthetic set at --out (only once the new one is complete)."),
+    as_user: Optional[str] = typer.Option(None, "--as-user", help="Render every window in this person's style (a "
+                                          "training user, or a person of --reference)."),
+    reference: Optional[str] = typer.Option(None, "--reference", help="Manifest split whose real EMG gives each "
+                                            "person's style (e.g. calibration); other people's windows are rendered "
+                                            "as the reference people in turn."),
+    oracle_real: bool = typer.Option(False, "--oracle-real", help="Write the REAL EMG of the selected windows in the "
+                                     "synthetic schema (the ceiling of GR/MR; provenance says oracle)."),
+    window_s: Optional[float] = typer.Option(None, "--window-s", help="--oracle-real without --checkpoint: window "
+                                             "length in seconds (default 1)."),
 ) -> None:
     """Generate synthetic EMG for chosen angle sequences and write it as a Parquet dataset with full provenance."""
     summary: list[SynthesisSummary] = []
@@ -57,7 +68,8 @@ def synthesize(
         synthesize_set(checkpoint, out, manifest=manifest, split=split, stages=stage, users=user, kinematics=kinematics,
                        samples_per_window=samples_per_window, seed=seed, device=device, batch_size=batch_size,
                        max_windows=max_windows, allow_test_conditioning=allow_test_leakage, stride_s=stride_s,
-                       overwrite=overwrite, summary=summary, on_progress=on_progress)
+                       overwrite=overwrite, as_user=as_user, reference=reference, oracle_real=oracle_real,
+                       window_s=window_s, summary=summary, on_progress=on_progress)
     finally:
         progress.stop()
     s = summary[0]
@@ -65,6 +77,10 @@ def synthesize(
     console.print(f"{s.source_windows:,} angle windows x {s.samples_per_window} draw(s) = {s.rows:,} windows in "
                   f"{s.seconds:.1f} s total ({s.rows / max(s.seconds, 1e-9):,.1f} windows/s including start-up); "
                   f"{s.bytes_on_disk / 1e6:,.1f} MB on disk")
+    sources = s.extra.get("style_sources") or {}
+    if "null" in sources:
+        console.print(f"[yellow]{sources['null']:,} window(s) belong to people the generator never saw: rendered in "
+                      "the population (null) style; pass --reference SPLIT to style them on a real clip[/yellow]")
 
 
 def summary_table(s: SynthesisSummary) -> Table:

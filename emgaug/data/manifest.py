@@ -20,6 +20,10 @@ SPLITS = ("train", "val", "test")
 # neither train nor test); their joint angles are the legitimate kinematics-only pool for synthesizing the unseen
 # gestures (the paper's "unknown gesture generation"), since no held-out user's data is in it.
 KINEMATICS_POOL = "kinematics_pool"
+# cross-subject / cross-user-stage with --calibration-s: the first seconds of each TEST user's recordings (per
+# stage), disjoint from test with the gap rule. RR may train on it (the fair comparison for a new person) and
+# person-conditioned generators take a new person's style from it (`emgaug synthesize --reference calibration`).
+CALIBRATION = "calibration"
 MANIFEST_VERSION = 1
 
 
@@ -65,6 +69,10 @@ class Manifest:
         """Stage name -> class index over every split (sorted, so it is stable across runs)."""
         stages = sorted({e["stage"] for entries in self.splits.values() for e in entries})
         return {s: i for i, s in enumerate(stages)}
+
+    def user_map(self, split: str = "train") -> dict[str, int]:
+        """User name -> index over the users of `split` (sorted): the people a generator learns a style for."""
+        return {u: i for i, u in enumerate(sorted({str(e["user"]) for e in self.splits.get(split, [])}))}
 
     def to_dict(self) -> dict[str, Any]:
         return {"manifest_version": MANIFEST_VERSION, "protocol": self.protocol, "seed": self.seed, "source": self.source,

@@ -12,7 +12,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from emgaug.data.manifest import KINEMATICS_POOL, SPLITS, Manifest
+from emgaug.data.manifest import CALIBRATION, KINEMATICS_POOL, SPLITS, Manifest
 from emgaug.data.recording import Recording
 from emgaug.data.source import DatasetSource
 from emgaug.errors import EmgaugError
@@ -177,14 +177,46 @@ def cross_user_stage(recs: list[Recording], rng: np.random.Generator, val_frac: 
                      "(EMG never used): condition synthesis of unseen gestures on these"})
 
 
+def carve_calibration(test: list[dict[str, Any]], by_key: dict[str, Recording], seconds: float,
+                      gap_rows: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Split test entries into (calibration, test): per (user, stage), the first `seconds` of that person's
+    recordings in time order (session, then row) become calibration. A recording that crosses the boundary is
+    cut there, and `gap_rows` rows after the cut belong to neither split, so no window straddles the two."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for e in test:
+        groups[(e["user"], e["stage"])].append(e)
+    calib, rest = [], []
+    for key in sorted(groups):
+        left = seconds
+        for e in sorted(groups[key], key=lambda e: (str(e["session"]), str(e["filename"]), int(e["start"]))):
+            rec = by_key[e["key"]]
+            a, b = int(e["start"]), int(e["stop"])
+            take = int(round(left * rec.sample_rate)) if left > 0 else 0
+            if take >= b - a:
+                calib.append(e)
+                left -= (b - a) / rec.sample_rate
+                continue
+            if take > 0:
+                calib.append(_entry(rec, a, a + take))
+                left = 0.0
+                a = a + take + gap_rows
+            if b > a:
+                rest.append(_entry(rec, a, b) if (a, b) != (int(e["start"]), int(e["stop"])) else e)
+    return calib, rest
+
+
 def _has_column(recs: list[Recording], col: str) -> bool:
     return all(col in r.extra and str(r.extra[col]).strip() != "" for r in recs)
 
 
 def make_split(source: DatasetSource, protocol: str, seed: int = 0, val_frac: float = 0.1, test_frac: float = 0.2,
                stage_frac: float = 0.25, block_s: float = 10.0, gap_s: float = 1.0, use_metadata_columns: bool = True,
-               users: Iterable[str] | None = None, stages: Iterable[str] | None = None) -> Manifest:
-    """Build and verify a split manifest for `protocol` over `source` (optionally restricted to users/stages)."""
+               users: Iterable[str] | None = None, stages: Iterable[str] | None = None,
+               calibration_s: float | None = None) -> Manifest:
+    """Build and verify a split manifest for `protocol` over `source` (optionally restricted to users/stages).
+
+    `calibration_s` (cross-subject, cross-user-stage): the first that many seconds of each test user's recordings
+    per stage become the `calibration` split (see `carve_calibration`; `gap_s` separates it from test)."""
     if protocol not in PROTOCOLS:
         raise EmgaugError(f"unknown protocol '{protocol}'; choose one of {', '.join(PROTOCOLS)}")
     recs = source.recordings
@@ -211,6 +243,18 @@ def make_split(source: DatasetSource, protocol: str, seed: int = 0, val_frac: fl
     else:
         params["stage_frac"] = stage_frac
         splits, info = cross_user_stage(recs, rng, val_frac, test_frac, stage_frac, use_metadata_columns)
+    if calibration_s:
+        if protocol not in ("cross-subject", "cross-user-stage"):
+            raise EmgaugError(f"--calibration-s applies to cross-subject and cross-user-stage (new people), not {protocol}")
+        if not calibration_s > 0 or calibration_s != calibration_s:
+            raise EmgaugError(f"--calibration-s must be a positive number of seconds, got {calibration_s}")
+        gap_rows = int(round(gap_s * sr))
+        splits[CALIBRATION], splits["test"] = carve_calibration(splits["test"], source.by_key(), calibration_s, gap_rows)
+        if not splits[CALIBRATION]:
+            raise EmgaugError("the calibration split is empty: the test users have no recordings; check the split")
+        params.update(calibration_s=calibration_s, gap_s=gap_s, gap_rows=gap_rows)
+        info[CALIBRATION] = (f"first {calibration_s:g} s of each test user's recordings per stage, "
+                             f"{gap_s:g} s gap before test")
     params["rule"] = info
     m = Manifest(protocol=protocol, seed=seed, source=source.describe(), splits=splits, params=params,
                  counts=split_counts(splits, sr), code_version=code_version())
@@ -254,10 +298,12 @@ def verify_manifest(m: Manifest) -> None:
 
     # which group fields must be disjoint between which splits (val may share users with train only where the
     # data had too few users for a user-disjoint val group; it never shares them with test)
-    checks = {"cross-subject": [(("user",), ("train", "test")), (("user",), ("val", "test"))],
+    checks = {"cross-subject": [(("user",), ("train", "test")), (("user",), ("val", "test")),
+                                (("user",), ("train", CALIBRATION)), (("user",), ("val", CALIBRATION))],
               "cross-session": [(("user", "session"), ("train", "test")), (("user", "session"), ("val", "test"))],
               "cross-user-stage": [(("user",), ("train", "test")), (("stage",), ("train", "test")),
-                                   (("user",), (KINEMATICS_POOL, "test")), (("stage",), ("train", KINEMATICS_POOL))]
+                                   (("user",), (KINEMATICS_POOL, "test")), (("stage",), ("train", KINEMATICS_POOL)),
+                                   (("user",), ("train", CALIBRATION)), (("user",), (KINEMATICS_POOL, CALIBRATION))]
               }.get(m.protocol, [])
     for fields, (a, b) in checks:
         if a not in m.splits or b not in m.splits:

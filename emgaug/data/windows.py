@@ -59,21 +59,28 @@ class ResolvedWindow:
         return cls(**{k: d[k] for k in ("window", "stride", "angle_downsample", "jitter", "pad", "sample_rate")})
 
 
+_NORM_ARRAYS = ("emg_mean", "emg_std", "angle_mean", "angle_std")
+
+
 @dataclass
 class NormStats:
-    """Per-channel mean/std of EMG and joint angles (IK failures excluded), from the training split."""
+    """Per-channel mean/std of EMG and joint angles (IK failures excluded), from the training split.
+    `rectified`: the training EMG is non-negative (envelopes), so it was scaled, not centred."""
 
     emg_mean: np.ndarray
     emg_std: np.ndarray
     angle_mean: np.ndarray
     angle_std: np.ndarray
+    rectified: bool = False
 
-    def to_dict(self) -> dict[str, list[float]]:
-        return {k: np.asarray(v, dtype=np.float64).tolist() for k, v in asdict(self).items()}
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {k: np.asarray(getattr(self, k), dtype=np.float64).tolist() for k in _NORM_ARRAYS}
+        out["rectified"] = bool(self.rectified)
+        return out
 
     @classmethod
-    def from_dict(cls, d: dict[str, Sequence[float]]) -> "NormStats":
-        return cls(**{k: np.asarray(d[k], dtype=np.float32) for k in ("emg_mean", "emg_std", "angle_mean", "angle_std")})
+    def from_dict(cls, d: dict[str, Any]) -> "NormStats":
+        return cls(**{k: np.asarray(d[k], dtype=np.float32) for k in _NORM_ARRAYS}, rectified=bool(d.get("rectified", False)))
 
     def normalize_emg(self, emg: np.ndarray) -> np.ndarray:
         """(n, C) or (..., C, T) aware: channels are the last axis of (n, C)."""
@@ -130,6 +137,7 @@ def compute_norm_stats(source: DatasetSource, recordings: Sequence[Recording], c
     return NormStats(
         emg_mean=e_mean.astype(np.float32), emg_std=np.maximum(e_std, eps * max(1.0, float(e_std.max()))).astype(np.float32),
         angle_mean=a_mean.astype(np.float32), angle_std=np.maximum(a_std, eps * max(1.0, float(a_std.max(initial=0)))).astype(np.float32),
+        rectified=bool(e_min >= 0),
     )
 
 
@@ -146,12 +154,15 @@ class WindowDataset(Dataset):
 
     Item: emg float32 (C, T); angles float32 (J, T // angle_downsample) block-averaged over valid rows;
     angle_mask bool (T // angle_downsample,) true where the frame has valid (non-IK-failure) angles;
-    emg_mask bool (T,) false on padding; label int64 (index of the stage in `label_map`); index int64.
+    emg_mask bool (T,) false on padding; label int64 (index of the stage in `label_map`); index int64;
+    user int64 (index in `user_map`, -1 when the user is not in it or no map is given).
+    With `reference=True` (training person-conditioned generators) each item also carries another window of
+    the same user, drawn per (seed, epoch, index): ref_emg, ref_angles, ref_angle_mask.
     """
 
     def __init__(self, source: DatasetSource, recordings: Sequence[Recording], window: ResolvedWindow,
                  norm: NormStats | None = None, label_map: dict[str, int] | None = None, train: bool = False,
-                 seed: int = 0):
+                 seed: int = 0, user_map: dict[str, int] | None = None, reference: bool = False):
         if not recordings:
             raise EmgaugError("the split holds no recordings; re-run `emgaug split` with different options")
         if abs(source.sample_rate - window.sample_rate) > 1e-6:
@@ -173,6 +184,12 @@ class WindowDataset(Dataset):
                 f"no window of {window.window} samples fits in the {len(self.recordings)} recording(s) of this split; "
                 "use a shorter --window-s or pass --pad"
             )
+        self.user_map = user_map
+        rec_user = np.array([(user_map or {}).get(r.user, -1) for r in self.recordings], dtype=np.int64)
+        self._user = rec_user[self._rec_idx]
+        self.reference = reference
+        # windows of each user, for drawing reference windows of the same person
+        self._by_user = {u: np.flatnonzero(self._user == u) for u in np.unique(self._user)} if reference else {}
         self._readers: dict[str, Any] = {}
 
     @property
@@ -248,17 +265,36 @@ class WindowDataset(Dataset):
         return (np.ascontiguousarray(emg.T, dtype=np.float32), np.ascontiguousarray(ang_frames.T, dtype=np.float32),
                 cnt > 0, emg_mask)
 
+    def users(self) -> np.ndarray:
+        """User index (in `user_map`) of every window, -1 where unknown, without reading any data."""
+        return self._user.copy()
+
+    def reference_index(self, i: int) -> int:
+        """Another window of window i's user (a different one whenever the user has several), seeded per epoch."""
+        pool = self._by_user.get(int(self._user[i]))
+        if pool is None or len(pool) < 2:
+            return i
+        rng = np.random.default_rng((self.seed, self.epoch, i, 1))
+        j = int(pool[rng.integers(len(pool) - 1)])
+        return j if j != i else int(pool[-1])
+
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         emg, ang, amask, emask = self.read_window(i)
         rec = self.recordings[int(self._rec_idx[i])]
-        return {
+        item = {
             "emg": torch.from_numpy(emg),
             "angles": torch.from_numpy(ang),
             "angle_mask": torch.from_numpy(amask),
             "emg_mask": torch.from_numpy(emask),
             "label": torch.tensor(self.label_map.get(rec.stage, -1), dtype=torch.int64),
             "index": torch.tensor(i, dtype=torch.int64),
+            "user": torch.tensor(int(self._user[i]), dtype=torch.int64),
         }
+        if self.reference:
+            r_emg, r_ang, r_amask, _ = self.read_window(self.reference_index(i))
+            item.update(ref_emg=torch.from_numpy(r_emg), ref_angles=torch.from_numpy(r_ang),
+                        ref_angle_mask=torch.from_numpy(r_amask))
+        return item
 
     def __getstate__(self):
         state = self.__dict__.copy()

@@ -16,12 +16,19 @@ from torch import Tensor, nn
 
 from emgaug.data.windows import ResolvedWindow
 from emgaug.errors import EmgaugError
+from emgaug.models.style import SubjectStyle
 
 Batch = dict[str, Tensor]
 
 
 class EMGGenerator(nn.Module):
-    """Maps a normalised joint-angle sequence (B, J, Ta) to normalised EMG (B, C, Ta * angle_downsample)."""
+    """Maps a normalised joint-angle sequence (B, J, Ta) to normalised EMG (B, C, Ta * angle_downsample).
+
+    Person conditioning (`subject=True`, needs `num_users` > 0): a style vector per window (see
+    emgaug.models.style) is appended to every angle frame, so the model's conditioning input has
+    `cond_dim = num_joints + style_dim` channels. `generate(..., style=None)` uses the null (population) style.
+    `rectified` says the EMG is non-negative envelopes (e.g. Ninapro DB1), not raw signed EMG.
+    """
 
     name: str = ""
     conditions_on_angles: bool = True
@@ -30,23 +37,80 @@ class EMGGenerator(nn.Module):
     parts: tuple[str, ...] = ("g",)
     fast_lr: dict[str, float] = {"g": 1e-3}  # AdamW learning rates of the "fast" profile, per part
 
-    def __init__(self, num_channels: int, num_joints: int, window: ResolvedWindow, num_classes: int):
+    def __init__(self, num_channels: int, num_joints: int, window: ResolvedWindow, num_classes: int,
+                 num_users: int = 0, rectified: bool = False, *, subject: bool = True, style_dim: int = 16,
+                 style_ref_prob: float = 0.5, style_drop_prob: float = 0.1, style_align_weight: float = 1.0):
         super().__init__()
         self.num_channels = int(num_channels)
         self.num_joints = int(num_joints)
         self.window = window
         self.num_classes = int(num_classes)
+        self.num_users = int(num_users)
+        self.rectified = bool(rectified)
         self.config: dict[str, Any] = {}  # constructor overrides, stored in checkpoints to rebuild the model
         # stage labels seen in training: label-conditioned models refuse to invent the others
         self.register_buffer("seen_labels", torch.zeros(max(1, self.num_classes), dtype=torch.bool))
+        self.subject: SubjectStyle | None = None
+        if subject and self.num_users > 0:
+            self.subject = SubjectStyle(self.num_users, self.num_channels, self.num_joints, self.upsample,
+                                        dim=style_dim, ref_prob=style_ref_prob, drop_prob=style_drop_prob,
+                                        align_weight=style_align_weight)
 
     @property
     def upsample(self) -> int:
         return self.window.angle_downsample
 
-    def generate(self, angles: Tensor, labels: Tensor | None = None,
-                 generator: torch.Generator | None = None) -> Tensor:
-        """Synthesise EMG for `angles`; every random draw comes from `generator` when one is given."""
+    @property
+    def style_dim(self) -> int:
+        return self.subject.dim if self.subject is not None else 0
+
+    @property
+    def person_conditioned(self) -> bool:
+        """Whether `generate` takes a person style (from `style_for_users` / `style_from_reference`)."""
+        return self.subject is not None
+
+    @property
+    def cond_dim(self) -> int:
+        """Channels of the per-frame conditioning: joint angles plus the style vector."""
+        return self.num_joints + self.style_dim
+
+    def conditioning(self, angles: Tensor, style: Tensor | None) -> Tensor:
+        """(B, J, Ta) angles -> (B, cond_dim, Ta): the style vector appended to every frame (null style if None)."""
+        if self.subject is None:
+            return angles
+        if style is None:
+            style = self.subject.null(angles.shape[0], angles)
+        if style.shape != (angles.shape[0], self.style_dim):
+            raise EmgaugError(f"model '{self.name}': style must have shape ({angles.shape[0]}, {self.style_dim}), "
+                              f"got {tuple(style.shape)}")
+        return torch.cat([angles, style.to(angles.dtype)[..., None].expand(-1, -1, angles.shape[-1])], 1)
+
+    def training_style(self, batch: Batch) -> tuple[Tensor | None, Tensor | None]:
+        """Style of each training window and the reference-alignment loss (both None without conditioning)."""
+        if self.subject is None:
+            return None, None
+        return self.subject.training_style(batch)
+
+    def with_alignment(self, loss: Tensor, align: Tensor | None, logs: dict[str, Tensor]) -> Tensor:
+        """Add the reference encoder's alignment term to a generator loss (and log it)."""
+        if align is None or self.subject is None or self.subject.align_weight <= 0:
+            return loss
+        logs["style_align"] = scalar(align)
+        return loss + self.subject.align_weight * align
+
+    def style_for_users(self, users: Tensor) -> Tensor | None:
+        """Style of training users by index (-1 = unknown person: the null style); None without conditioning."""
+        return None if self.subject is None else self.subject.from_users(users.to(self.subject.embedding.weight.device))
+
+    def style_from_reference(self, emg: Tensor, angles: Tensor, angle_mask: Tensor | None = None) -> Tensor | None:
+        """One style (1, style_dim) from a clip of a person's real windows (normalised units)."""
+        if self.subject is None:
+            return None
+        return self.subject.reference(emg, angles, angle_mask)
+
+    def generate(self, angles: Tensor, labels: Tensor | None = None, generator: torch.Generator | None = None,
+                 style: Tensor | None = None) -> Tensor:
+        """Synthesise EMG for `angles` in the person `style` (B, style_dim); random draws come from `generator`."""
         raise NotImplementedError
 
     def forward(self, batch: Batch, part: str) -> tuple[Tensor, dict[str, Tensor]]:  # noqa: D401

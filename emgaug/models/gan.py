@@ -32,21 +32,23 @@ class FrameGAN(EMGGenerator):
     uses_style = False
     norm = "none"  # per-sample norms would erase window amplitude; the DCGAN peers use BatchNorm
 
-    def __init__(self, num_channels: int, num_joints: int, window: ResolvedWindow, num_classes: int, *,
-                 z_dim: int = 64, frame_noise_dim: int = 8, label_dim: int = 16, gen_width: int = 128,
-                 disc_width: int = 32, style_weight: float = 1.0):
-        super().__init__(num_channels, num_joints, window, num_classes)
+    def __init__(self, num_channels: int, num_joints: int, window: ResolvedWindow, num_classes: int,
+                 num_users: int = 0, rectified: bool = False, *, z_dim: int = 64, frame_noise_dim: int = 8,
+                 label_dim: int = 16, gen_width: int = 128, disc_width: int = 32, style_weight: float = 1.0, **style):
+        if not self.use_angles:
+            style["subject"] = False  # the unconditional baseline stays unconditional
+        super().__init__(num_channels, num_joints, window, num_classes, num_users, rectified, **style)
         self.conditions_on_angles = self.use_angles
         self.conditions_on_labels = self.use_labels
         self.z_dim, self.frame_noise_dim, self.style_weight = z_dim, frame_noise_dim, float(style_weight)
-        cond = (num_joints if self.use_angles else 0) + (label_dim if self.use_labels else 0)
+        cond = (self.cond_dim if self.use_angles else 0) + (label_dim if self.use_labels else 0)
         self.g_label = nn.Embedding(max(1, num_classes), label_dim) if self.use_labels else None
         self.d_label = nn.Embedding(max(1, num_classes), label_dim) if self.use_labels else None
         self.generator_net = UpsampleDecoder(z_dim + frame_noise_dim + cond, num_channels, self.upsample,
                                              width=gen_width, norm=self.norm, noise=True)
         self.disc_trunk = DownsampleTrunk(num_channels, self.upsample, width=disc_width)
         self.disc_head = FrameCritic(self.disc_trunk.out_channels + cond)
-        self._cache: Tensor | None = None
+        self._cache: tuple[Tensor, Tensor] | None = None  # (fake, conditioning) of the last generator step
 
     def _conditions(self, angles: Tensor, labels: Tensor | None, emb: nn.Embedding | None) -> list[Tensor]:
         B, _, Ta = angles.shape
@@ -64,12 +66,12 @@ class FrameGAN(EMGGenerator):
         x = torch.cat([z, fn, *self._conditions(angles, labels, self.g_label)], 1)
         return self.generator_net(x, generator)
 
-    def generate(self, angles: Tensor, labels: Tensor | None = None,
-                 generator: torch.Generator | None = None) -> Tensor:
+    def generate(self, angles: Tensor, labels: Tensor | None = None, generator: torch.Generator | None = None,
+                 style: Tensor | None = None) -> Tensor:
         check_angles(self, angles)
         if self.use_labels:
             labels = self.check_labels(labels, angles.shape[0]).to(angles.device)
-        return self.synthesise(angles, labels, generator)
+        return self.synthesise(self.conditioning(angles, style), labels, generator)
 
     def discriminate(self, emg: Tensor, angles: Tensor, labels: Tensor | None) -> Tensor:
         Ta = angles.shape[-1]
@@ -81,10 +83,12 @@ class FrameGAN(EMGGenerator):
         return batch["label"].clamp_min(0) if self.use_labels else None
 
     def forward(self, batch: Batch, part: str) -> tuple[Tensor, dict[str, Tensor]]:
-        angles, real, labels, fm = batch["angles"], batch["emg"], self._labels(batch), frame_mask(batch)
+        real, labels, fm = batch["emg"], self._labels(batch), frame_mask(batch)
         if part == "g":
+            style, align = self.training_style(batch)
+            angles = self.conditioning(batch["angles"], style)
             fake = self.synthesise(angles, labels)
-            self._cache = fake.detach()
+            self._cache = (fake.detach(), angles.detach())
             adv = adv_loss(self.discriminate(fake, angles, labels), True, fm)
             loss, logs = adv, {"g_adv": scalar(adv)}
             if self.uses_style and self.style_weight > 0:
@@ -93,12 +97,15 @@ class FrameGAN(EMGGenerator):
                 style = sum(terms.values())
                 loss = loss + self.style_weight * style
                 logs.update({f"style_{k}": scalar(v) for k, v in terms.items()})
+            loss = self.with_alignment(loss, align, logs)
             logs["g_loss"] = scalar(loss)
             return loss, logs
         if part == "d":
-            fake = self._cache if self._cache is not None and self._cache.shape[0] == real.shape[0] else None
-            if fake is None:
+            if self._cache is not None and self._cache[0].shape[0] == real.shape[0]:
+                fake, angles = self._cache
+            else:
                 with torch.no_grad():
+                    angles = self.conditioning(batch["angles"], self.training_style(batch)[0])
                     fake = self.synthesise(angles, labels)
             self._cache = None
             rl, fl = self.discriminate(real, angles, labels), self.discriminate(fake, angles, labels)

@@ -19,6 +19,9 @@ Choices the paper leaves open, made here and stated:
 - The discriminator scores every angle frame (m_t of Eq. 6); h0 enters it detached, as a condition.
 - Ablation (d) "w/o discriminator" trains with L1 reconstruction + KL (the paper's "Non-GAN" baseline).
 - `feature_loss_weight` > 0 adds paired log-envelope/log-spectrum L1; off by default (paper objective).
+- Person conditioning (not in the paper; on by default when the training data has users, `subject=false`
+  restores the paper's model): the style vector of emgaug.models.style is appended to every angle frame, for
+  the generator and the discriminator alike (so a matching-aware discriminator also checks the person).
 - `mismatch_weight` > 0 makes the discriminator matching-aware (Reed et al. 2016, GAN-CLS): real EMG paired with
   another window's angles and h0 (the batch rolled by one) is also scored as fake, so realism alone no longer
   fools it and the generator must follow the angles. Off by default (paper objective).
@@ -76,13 +79,13 @@ class SeqEMGGAN(EMGGenerator):
     name = "seqemg_gan"
     conditions_on_angles = True
 
-    def __init__(self, num_channels: int, num_joints: int, window: ResolvedWindow, num_classes: int, *,
-                 angle_encoder: bool = True, gru: bool = True, ang2gist: bool = True, discriminator: bool = True,
+    def __init__(self, num_channels: int, num_joints: int, window: ResolvedWindow, num_classes: int,
+                 num_users: int = 0, rectified: bool = False, *, angle_encoder: bool = True, gru: bool = True, ang2gist: bool = True, discriminator: bool = True,
                  embed_dim: int = 64, noise_dim: int = 16, hidden: int = 128, latent_dim: int = 64,
                  filter_kernel: int = 5, gen_width: int = 128, disc_width: int = 32, noise_injection: bool = True,
                  gen_norm: str = "none", noise_init: float = 1.0, zero_mean_output: bool = False,
-                 alpha: float = 2.0, feature_loss_weight: float = 0.0, mismatch_weight: float = 0.0):
-        super().__init__(num_channels, num_joints, window, num_classes)
+                 alpha: float = 2.0, feature_loss_weight: float = 0.0, mismatch_weight: float = 0.0, **style):
+        super().__init__(num_channels, num_joints, window, num_classes, num_users, rectified, **style)
         self.use_angle_encoder, self.use_gru, self.use_ang2gist = angle_encoder, gru, ang2gist
         self.use_discriminator = discriminator
         self.noise_dim, self.latent_dim = noise_dim, latent_dim
@@ -90,7 +93,7 @@ class SeqEMGGAN(EMGGenerator):
         self.mismatch_weight = float(mismatch_weight)
         self.parts = ("g", "d") if discriminator else ("g",)
         self.fast_lr = {"g": 2e-4, "d": 2e-4} if discriminator else {"g": 1e-3}
-        J, C = num_joints, num_channels
+        J, C = self.cond_dim, num_channels  # angles plus the person's style vector per frame
 
         self.angle_encoder = AngleEncoder(J, embed_dim) if angle_encoder else None
         e_dim = embed_dim if angle_encoder else J
@@ -139,7 +142,7 @@ class SeqEMGGAN(EMGGenerator):
             return o.transpose(1, 2)
 
     def synthesise(self, angles: Tensor, mask: Tensor | None = None, generator: torch.Generator | None = None):
-        """(fake EMG, h0, mu, logvar) for `angles`."""
+        """(fake EMG, h0, mu, logvar) for conditioning frames `angles` (B, cond_dim, Ta)."""
         e, h0, mu, logvar = self._encode(angles, mask, generator)
         o = self._context(e, h0, generator)
         x = self.generator_net(o, generator)
@@ -147,14 +150,14 @@ class SeqEMGGAN(EMGGenerator):
             x = x - x.mean(-1, keepdim=True)
         return x, h0, mu, logvar
 
-    def generate(self, angles: Tensor, labels: Tensor | None = None,
-                 generator: torch.Generator | None = None) -> Tensor:
+    def generate(self, angles: Tensor, labels: Tensor | None = None, generator: torch.Generator | None = None,
+                 style: Tensor | None = None) -> Tensor:
         check_angles(self, angles)
-        return self.synthesise(angles, None, generator)[0]
+        return self.synthesise(self.conditioning(angles, style), None, generator)[0]
 
     # -- discriminator ----------------------------------------------------------------------------------
     def discriminate(self, emg: Tensor, angles: Tensor, h0: Tensor) -> Tensor:
-        """Per-frame realism logits m_t (B, Ta) of `emg` given the angles and (detached) h0."""
+        """Per-frame realism logits m_t (B, Ta) of `emg` given the conditioning frames and (detached) h0."""
         Ta = angles.shape[-1]
         feats = self.disc_trunk(emg, Ta)
         hc = self.disc_h0(h0.detach().to(feats.dtype))[..., None].expand(-1, -1, Ta)
@@ -168,11 +171,17 @@ class SeqEMGGAN(EMGGenerator):
             return self._discriminator_loss(batch)
         raise KeyError(f"{self.name} has no part '{part}'")
 
+    def _conditioned(self, batch: Batch) -> tuple[Tensor, Tensor | None]:
+        """Conditioning frames (angles + style) of a training batch, cached for the discriminator step."""
+        style, align = self.training_style(batch)
+        return self.conditioning(batch["angles"], style), align
+
     def _generator_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
-        angles, real = batch["angles"], batch["emg"]
+        real = batch["emg"]
+        angles, align = self._conditioned(batch)
         fm, sm = frame_mask(batch), sample_mask(batch)
         fake, h0, mu, logvar = self.synthesise(angles, fm)
-        self._cache = (fake.detach(), h0.detach())
+        self._cache = (fake.detach(), h0.detach(), angles.detach())
         kl = kl_standard_normal(mu, logvar)
         logs = {"kl": scalar(kl)}
         if self.use_discriminator:
@@ -187,17 +196,19 @@ class SeqEMGGAN(EMGGenerator):
             feat = feature_matching_loss(fake, real, sm, self.upsample)
             loss = loss + self.feature_loss_weight * feat
             logs["feat"] = scalar(feat)
+        loss = self.with_alignment(loss, align, logs)
         logs["g_loss"] = scalar(loss)
         return loss, logs
 
     def _discriminator_loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
-        angles, real = batch["angles"], batch["emg"]
+        real = batch["emg"]
         fm = frame_mask(batch)
         if self._cache is None or self._cache[0].shape[0] != real.shape[0]:
             with torch.no_grad():
+                angles = self._conditioned(batch)[0]
                 fake, h0, _, _ = self.synthesise(angles, fm)
         else:
-            fake, h0 = self._cache
+            fake, h0, angles = self._cache
         self._cache = None
         real_logits = self.discriminate(real, angles, h0)
         fake_logits = self.discriminate(fake, angles, h0)

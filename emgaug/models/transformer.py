@@ -30,13 +30,13 @@ class TransformerSeq2Seq(EMGGenerator):
     name = "transformer_seq2seq"
     fast_lr = {"g": 5e-4}
 
-    def __init__(self, num_channels: int, num_joints: int, window: ResolvedWindow, num_classes: int, *,
-                 d_model: int = 128, heads: int = 4, encoder_layers: int = 2, decoder_layers: int = 2,
-                 ff_dim: int = 256, dropout: float = 0.1):
-        super().__init__(num_channels, num_joints, window, num_classes)
+    def __init__(self, num_channels: int, num_joints: int, window: ResolvedWindow, num_classes: int,
+                 num_users: int = 0, rectified: bool = False, *, d_model: int = 128, heads: int = 4,
+                 encoder_layers: int = 2, decoder_layers: int = 2, ff_dim: int = 256, dropout: float = 0.1, **style):
+        super().__init__(num_channels, num_joints, window, num_classes, num_users, rectified, **style)
         C, up = num_channels, self.upsample
         self.d_model = d_model
-        self.angle_in = nn.Linear(num_joints, d_model)
+        self.angle_in = nn.Linear(self.cond_dim, d_model)
         self.emg_in = nn.Linear(C * up, d_model)
         self.start = nn.Parameter(torch.zeros(1, 1, d_model))
         enc = nn.TransformerEncoderLayer(d_model, heads, ff_dim, dropout, batch_first=True, norm_first=True)
@@ -61,16 +61,18 @@ class TransformerSeq2Seq(EMGGenerator):
         if part != "g":
             raise KeyError(part)
         target = emg_to_patches(batch["emg"], self.upsample)  # (B, Ta, C, up)
-        memory = self._memory(batch["angles"])
+        style, align = self.training_style(batch)
+        memory = self._memory(self.conditioning(batch["angles"], style))
         mean, logstd = self._decode(target[:, :-1], memory)  # teacher forcing
         nll = gaussian_nll(mean, logstd, target, frame_mask(batch))
-        return nll, {"nll": scalar(nll)}
+        logs = {"nll": scalar(nll)}
+        return self.with_alignment(nll, align, logs), logs
 
     @torch.no_grad()
-    def generate(self, angles: Tensor, labels: Tensor | None = None,
-                 generator: torch.Generator | None = None) -> Tensor:
+    def generate(self, angles: Tensor, labels: Tensor | None = None, generator: torch.Generator | None = None,
+                 style: Tensor | None = None) -> Tensor:
         check_angles(self, angles)
-        memory = self._memory(angles)
+        memory = self._memory(self.conditioning(angles, style))
         B, Ta = angles.shape[0], angles.shape[-1]
         frames = torch.zeros(B, 0, self.num_channels, self.upsample, device=angles.device)
         for _ in range(Ta):

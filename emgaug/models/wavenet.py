@@ -36,10 +36,11 @@ class WaveNetRegressor(EMGGenerator):
     name = "wavenet"
     fast_lr = {"g": 1e-3}
 
-    def __init__(self, num_channels: int, num_joints: int, window: ResolvedWindow, num_classes: int, *,
-                 residual: int = 64, skip: int = 128, dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 1, 2, 4, 8, 16)):
-        super().__init__(num_channels, num_joints, window, num_classes)
-        self.inp = nn.Conv1d(num_joints, residual, 1)
+    def __init__(self, num_channels: int, num_joints: int, window: ResolvedWindow, num_classes: int,
+                 num_users: int = 0, rectified: bool = False, *, residual: int = 64, skip: int = 128,
+                 dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 1, 2, 4, 8, 16), **style):
+        super().__init__(num_channels, num_joints, window, num_classes, num_users, rectified, **style)
+        self.inp = nn.Conv1d(self.cond_dim, residual, 1)
         self.blocks = nn.ModuleList(CausalResidualBlock(residual, skip, d) for d in dilations)
         self.post = nn.Sequential(nn.ReLU(), nn.Conv1d(skip, skip, 1), nn.ReLU())
         self.head = PatchGaussianHead(skip, num_channels, self.upsample)
@@ -56,12 +57,14 @@ class WaveNetRegressor(EMGGenerator):
     def forward(self, batch: Batch, part: str) -> tuple[Tensor, dict[str, Tensor]]:
         if part != "g":
             raise KeyError(part)
-        mean, logstd = self._distribution(batch["angles"])
+        style, align = self.training_style(batch)
+        mean, logstd = self._distribution(self.conditioning(batch["angles"], style))
         nll = gaussian_nll(mean, logstd, emg_to_patches(batch["emg"], self.upsample), frame_mask(batch))
-        return nll, {"nll": scalar(nll)}
+        logs = {"nll": scalar(nll)}
+        return self.with_alignment(nll, align, logs), logs
 
-    def generate(self, angles: Tensor, labels: Tensor | None = None,
-                 generator: torch.Generator | None = None) -> Tensor:
+    def generate(self, angles: Tensor, labels: Tensor | None = None, generator: torch.Generator | None = None,
+                 style: Tensor | None = None) -> Tensor:
         check_angles(self, angles)
-        mean, logstd = self._distribution(angles)
+        mean, logstd = self._distribution(self.conditioning(angles, style))
         return patches_to_emg(sample_patches(mean, logstd, generator))

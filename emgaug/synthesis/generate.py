@@ -4,6 +4,13 @@ Angle windows come from a split of a manifest (the training split by default; te
 leak flag) or from a kinematics-only file. Windows are read from disk in batches, generated, denormalised
 and streamed to the writer, so memory does not grow with the size of the set.
 
+Person: a person-conditioned generator renders each window in the style of the window's own user (a training
+user's learned style; the null, population style for anyone else), of one training user (`as_user`), or of the
+people of a reference split (`reference`, e.g. the calibration split: a style from each person's real clip;
+windows of other people are given to the reference people in turn, window k to person k mod R, sorted). The
+output's `user` column names the person whose style was used. `oracle_real` writes the REAL EMG of the selected
+windows in the same schema: the ceiling of every GR/MR table.
+
 Seeding: each (batch, draw) pair gets its own CPU torch.Generator seeded from (seed, sample_index, batch index),
 so a run is reproducible bit for bit for the same seed, batch size, inputs and device; draw k of a window
 does not depend on --samples-per-window. The noise is drawn on the CPU even for CUDA models, so the random
@@ -23,10 +30,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from emgaug.data.manifest import KINEMATICS_POOL, SPLITS, load_manifest
+from emgaug.data.manifest import CALIBRATION, KINEMATICS_POOL, SPLITS, load_manifest
 from emgaug.data.recording import Recording
 from emgaug.data.source import DatasetSource
-from emgaug.data.windows import ResolvedWindow, WindowDataset
+from emgaug.data.windows import ResolvedWindow, WindowConfig, WindowDataset, default_angle_rate
 from emgaug.errors import EmgaugError
 from emgaug.provenance import code_version, command_line, file_sha256
 from emgaug.synthesis.kinematics import open_kinematics
@@ -36,6 +43,7 @@ from emgaug.training.checkpoint import load_generator
 from emgaug.training.distributed import resolve_device
 
 LEAK_FLAG = "--allow-test-leakage"
+ORACLE_NAME = "oracle_real"
 
 
 @dataclass
@@ -138,10 +146,10 @@ def _check_out(out: Path, overwrite: bool) -> None:
 
 def _select_windows(loaded, *, manifest, split, stages, users, kinematics, allow_test_conditioning) -> AngleSelection:
     """Pick the angle source (manifest split or kinematics file), refusing test-split angles unless allowed."""
-    C = int(np.asarray(loaded.norm.emg_mean).shape[0])
-    J = int(np.asarray(loaded.norm.angle_mean).shape[0])
     ckpt_manifest = Path(loaded.manifest_path) if loaded.manifest_path else None
     if kinematics is not None:
+        C = int(np.asarray(loaded.norm.emg_mean).shape[0])
+        J = int(np.asarray(loaded.norm.angle_mean).shape[0])
         src = open_kinematics(kinematics, num_channels=C, num_joints=J, sample_rate=loaded.window.sample_rate)
         mpath = Path(manifest) if manifest is not None else ckpt_manifest
         recs = _filter(src.recordings, stages, users, str(kinematics))
@@ -150,8 +158,8 @@ def _select_windows(loaded, *, manifest, split, stages, users, kinematics, allow
         files = sorted({Path(r.path.split("#")[0]) for r in recs})
         inputs = {"kinematics_path": str(kinematics), "kinematics_files": {str(f): file_sha256(f) for f in files}}
         return AngleSelection(src, recs, mpath, "kinematics_file", "kinematics", {**inputs, **_overlap_meta(hits)})
-    if split not in (*SPLITS, KINEMATICS_POOL):
-        raise EmgaugError(f"unknown --split '{split}'; use one of {', '.join((*SPLITS, KINEMATICS_POOL))}")
+    if split not in (*SPLITS, KINEMATICS_POOL, CALIBRATION):
+        raise EmgaugError(f"unknown --split '{split}'; use one of {', '.join((*SPLITS, KINEMATICS_POOL, CALIBRATION))}")
     mpath = Path(manifest) if manifest is not None else ckpt_manifest
     if mpath is None:
         raise EmgaugError("the checkpoint records no manifest; pass --manifest (the split manifest used for training)")
@@ -171,14 +179,91 @@ def _overlap_meta(hits: list[tuple[str, str]]) -> dict[str, Any]:
     return {"test_overlap_count": len(hits), "test_overlap": [k for k, _ in hits[:20]]}
 
 
+@dataclass
+class StylePlan:
+    """The person each selected window is rendered as: names (the output `user` column), the style tensor the
+    model takes (None for models without person conditioning) and where each style came from."""
+
+    users: list[str]
+    styles: torch.Tensor | None
+    sources: dict[str, int]
+
+
+REFERENCE_WINDOWS_PER_USER = 512  # a reference clip longer than this is subsampled evenly
+
+
+def _reference_styles(loaded, manifest_path: Path, split: str, allow_test: bool, dev: str) -> dict[str, torch.Tensor]:
+    """One style per person of `split` (a manifest split holding real EMG, e.g. calibration) from their clip."""
+    if split == "test" and not allow_test:
+        raise EmgaugError(f"{manifest_path}: refusing --reference test (styles from test EMG leak the test set into "
+                          f"GR/MR); use a calibration split (`emgaug split --calibration-s`), or pass {LEAK_FLAG}")
+    if split == KINEMATICS_POOL:
+        raise EmgaugError(f"{manifest_path}: --reference {KINEMATICS_POOL}: that pool's EMG is never read; "
+                          "pass a split with real EMG, e.g. calibration")
+    m = load_manifest(manifest_path)
+    recs = m.recordings(split)
+    win = dataclasses.replace(loaded.window, jitter=0)
+    ds = WindowDataset(m.data_source, recs, win, norm=loaded.norm, label_map=loaded.label_map)
+    users = np.array([r.user for r in ds.window_recordings()])
+    out: dict[str, torch.Tensor] = {}
+    for u in sorted(set(users.tolist())):
+        idx = np.flatnonzero(users == u)
+        idx = idx[evenly_spaced(len(idx), REFERENCE_WINDOWS_PER_USER)]
+        reads = [ds.read_window(int(i)) for i in idx]
+        emg = torch.from_numpy(np.stack([r[0] for r in reads])).to(dev)
+        ang = torch.from_numpy(np.stack([r[1] for r in reads])).to(dev)
+        amask = torch.from_numpy(np.stack([r[2] for r in reads])).to(dev)
+        with torch.inference_mode():
+            out[u] = loaded.model.style_from_reference(emg, ang, amask)[0].cpu()
+    return out
+
+
+def _style_plan(loaded, window_users: list[str], *, as_user: str | None, reference: dict[str, torch.Tensor] | None,
+                where: str) -> StylePlan:
+    """Who each window is rendered as (see the module docstring)."""
+    model, user_map = loaded.model, loaded.user_map
+    if not model.person_conditioned:
+        if as_user is not None or reference:
+            raise EmgaugError(f"{where}: model '{loaded.model_name}' is not conditioned on the person; "
+                              "--as-user / --reference need a person-conditioned checkpoint")
+        return StylePlan(list(window_users), None, {"none": len(window_users)})
+    if as_user is not None:
+        if reference and as_user in reference:
+            style = reference[as_user]
+        elif as_user in user_map:
+            style = model.style_for_users(torch.tensor([user_map[as_user]]))[0].cpu()
+        else:
+            have = sorted(user_map) + sorted(reference or {})
+            raise EmgaugError(f"{where}: --as-user {as_user} is neither a training user of the checkpoint nor in the "
+                              f"reference split; choose one of {', '.join(have[:20])}")
+        return StylePlan([as_user] * len(window_users), style[None].expand(len(window_users), -1).clone(),
+                         {"as_user": len(window_users)})
+    names, rows, sources = [], [], {"own": 0, "reference": 0, "null": 0}
+    ref_people = sorted(reference) if reference else []
+    own = model.style_for_users(torch.tensor([user_map.get(u, -1) for u in window_users], dtype=torch.int64)).cpu()
+    k = 0
+    for i, u in enumerate(window_users):
+        if reference and u in reference:
+            names.append(u), rows.append(reference[u]), sources.__setitem__("reference", sources["reference"] + 1)
+        elif reference:  # another person's kinematics, rendered as the reference people in turn
+            v = ref_people[k % len(ref_people)]
+            k += 1
+            names.append(v), rows.append(reference[v]), sources.__setitem__("reference", sources["reference"] + 1)
+        else:
+            names.append(u), rows.append(own[i])
+            key = "own" if u in user_map else "null"
+            sources[key] += 1
+    return StylePlan(names, torch.stack(rows) if rows else own[:0], {k: v for k, v in sources.items() if v})
+
+
 def _generate_draws(model, angles: torch.Tensor, labels: torch.Tensor | None, seed: int, batch_index: int,
-                    samples: int) -> np.ndarray:
+                    samples: int, style: torch.Tensor | None = None) -> np.ndarray:
     """Normalised EMG (B, samples, C, T): draw k of this batch uses the generator seeded by (seed, k, batch)."""
     draws = []
     with torch.inference_mode():
         for k in range(samples):
             g = torch.Generator().manual_seed(batch_seed(seed, k, batch_index))
-            draws.append(model.generate(angles, labels=labels, generator=g).float().cpu().numpy())
+            draws.append(model.generate(angles, labels=labels, generator=g, style=style).float().cpu().numpy())
     return np.stack(draws, 1)
 
 
@@ -192,19 +277,49 @@ def _batch_rows(metas: list[dict[str, Any]], idx: np.ndarray, valid: np.ndarray,
     return rows
 
 
-def synthesize_set(checkpoint: str | Path, out: str | Path, *, manifest: str | Path | None = None, split: str = "train",
-                   stages: Sequence[str] | None = None, users: Sequence[str] | None = None,
+@dataclass
+class OracleSpec:
+    """What synthesis needs to know when it writes real EMG instead of a generator's (`oracle_real`)."""
+
+    window: ResolvedWindow
+    label_map: dict[str, int]
+    manifest_path: str
+    model_name: str = ORACLE_NAME
+
+
+def _oracle_spec(manifest: str | Path | None, checkpoint: Path | None, window_s: float | None) -> OracleSpec:
+    """Window geometry from the checkpoint when one is given (so the oracle matches its generator's sets),
+    else `window_s` (default 1 s) at the data's rate with the default angle frame rate."""
+    if checkpoint is not None:
+        loaded = load_generator(checkpoint, "cpu")
+        mpath = Path(manifest) if manifest is not None else Path(loaded.manifest_path)
+        return OracleSpec(loaded.window, dict(loaded.label_map), str(mpath))
+    if manifest is None:
+        raise EmgaugError("--oracle-real needs --manifest (whose split's real EMG is written) or a --checkpoint")
+    m = load_manifest(manifest)
+    fs = m.data_source.sample_rate
+    w = 1.0 if window_s is None else window_s
+    win = WindowConfig(window_s=w, stride_s=w, angle_rate_hz=default_angle_rate(fs)).resolve(fs)
+    return OracleSpec(win, m.label_map(), str(manifest))
+
+
+def synthesize_set(checkpoint: str | Path | None, out: str | Path, *, manifest: str | Path | None = None,
+                   split: str = "train", stages: Sequence[str] | None = None, users: Sequence[str] | None = None,
                    kinematics: str | Path | None = None, samples_per_window: int = 1, seed: int = 0,
                    device: str = "auto", batch_size: int = 64, max_windows: int | None = None,
                    allow_test_conditioning: bool = False, stride_s: float | None = None, overwrite: bool = False,
-                   on_progress: Callable[[int, int], None] | None = None,
+                   as_user: str | None = None, reference: str | None = None, oracle_real: bool = False,
+                   window_s: float | None = None, on_progress: Callable[[int, int], None] | None = None,
                    summary: list[SynthesisSummary] | None = None) -> Path:
     """Generate a synthetic set from `checkpoint` into the Parquet dataset folder `out`; returns `out`.
 
+    `as_user` / `reference` choose the person (module docstring); `oracle_real` writes the real EMG of the
+    selected windows instead (no checkpoint needed; `window_s` then sets the window, default 1 s).
     `on_progress(done_rows, total_rows)` is called after each batch; a `summary` list receives the run summary.
     """
     t0 = time.perf_counter()
-    checkpoint, out = Path(checkpoint), Path(out)
+    checkpoint = Path(checkpoint) if checkpoint is not None else None
+    out = Path(out)
     if samples_per_window < 1:
         raise EmgaugError(f"--samples-per-window must be >= 1, got {samples_per_window}")
     if batch_size < 1:
@@ -213,10 +328,14 @@ def synthesize_set(checkpoint: str | Path, out: str | Path, *, manifest: str | P
         raise EmgaugError(f"--max-windows must be >= 1, got {max_windows}")
     if stride_s is not None and stride_s <= 0:
         raise EmgaugError(f"--stride-s must be > 0 seconds, got {stride_s}")
+    if oracle_real and (kinematics is not None or samples_per_window != 1 or as_user or reference):
+        raise EmgaugError("--oracle-real writes the real EMG of manifest windows: it takes no --kinematics, "
+                          "--as-user or --reference, and one draw per window")
+    if not oracle_real and checkpoint is None:
+        raise EmgaugError("pass --checkpoint (a generator written by `emgaug train`), or --oracle-real")
     _check_out(out, overwrite)
     dev = str(resolve_device(device))
-    loaded = load_generator(checkpoint, dev)
-    model = loaded.model.eval()
+    loaded = _oracle_spec(manifest, checkpoint, window_s) if oracle_real else load_generator(checkpoint, dev)
     sel = _select_windows(loaded, manifest=manifest, split=split, stages=stages, users=users, kinematics=kinematics,
                           allow_test_conditioning=allow_test_conditioning)
     ckpt_win: ResolvedWindow = loaded.window
@@ -224,30 +343,44 @@ def synthesize_set(checkpoint: str | Path, out: str | Path, *, manifest: str | P
     window = dataclasses.replace(ckpt_win, stride=stride, jitter=0)
     label_map = dict(loaded.label_map or {})
     ds = WindowDataset(sel.source, sel.recordings, window, norm=None, label_map=label_map)
-    C, T = int(np.asarray(loaded.norm.emg_mean).shape[0]), window.window
-    if ds.num_joints != model.num_joints:
-        raise EmgaugError(f"{sel.source.root}: {ds.num_joints} joint angles but checkpoint {checkpoint} expects "
-                          f"{model.num_joints}; use data with the training joint layout")
     picked = evenly_spaced(len(ds), max_windows)
     S = samples_per_window
     meta = {
-        "model_name": loaded.model_name, "checkpoint_path": str(checkpoint), "checkpoint_sha256": loaded.sha256,
-        "checkpoint_epoch": loaded.epoch, "checkpoint_seed": loaded.seed, "generator_code_version": loaded.code_version,
-        "manifest_path": str(sel.manifest_path) if sel.manifest_path is not None else None,
+        "model_name": loaded.model_name, "manifest_path": str(sel.manifest_path) if sel.manifest_path is not None else None,
         "source_split": sel.source_split, "allow_test_conditioning": bool(allow_test_conditioning), **sel.provenance,
         "stage_filter": list(stages or []), "user_filter": list(users or []),
         "window": window.to_dict(), "checkpoint_window": ckpt_win.to_dict(), "sample_rate": float(window.sample_rate),
         "seed": int(seed), "samples_per_window": int(S), "batch_size": int(batch_size),
         "max_windows": max_windows, "num_source_windows": int(len(picked)), "device": dev,
-        "seeding": "torch.Generator (CPU) per (seed, sample_index, batch_index) via numpy SeedSequence",
-        "units": "raw (denormalised) EMG and joint-angle units of the training data",
-        "label_map": label_map, "norm": loaded.norm.to_dict(), "config": loaded.config,
-        "code_version": code_version(), "command_line": command_line(),
+        "label_map": label_map, "code_version": code_version(), "command_line": command_line(),
         "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    norm = loaded.norm
-    a_mean = np.asarray(norm.angle_mean, dtype=np.float32)[:, None]
-    a_std = np.asarray(norm.angle_std, dtype=np.float32)[:, None]
+    if oracle_real:
+        C = ds.num_channels
+        meta.update(oracle=True, checkpoint_path=str(checkpoint) if checkpoint else None, checkpoint_sha256=None,
+                    units="raw EMG and joint-angle units of the data: the REAL EMG of each selected window (oracle)")
+        plan = StylePlan([str(m["user"]) for m in map(ds.window_meta, picked)], None, {"real": len(picked)})
+    else:
+        model = loaded.model.eval()
+        C = int(np.asarray(loaded.norm.emg_mean).shape[0])
+        if ds.num_joints != model.num_joints:
+            raise EmgaugError(f"{sel.source.root}: {ds.num_joints} joint angles but checkpoint {checkpoint} expects "
+                              f"{model.num_joints}; use data with the training joint layout")
+        refs = None
+        if reference is not None:
+            if sel.manifest_path is None:
+                raise EmgaugError("--reference names a split of a manifest; pass --manifest")
+            refs = _reference_styles(loaded, sel.manifest_path, reference, allow_test_conditioning, dev)
+        recs = ds.window_recordings()
+        plan = _style_plan(loaded, [recs[int(i)].user for i in picked], as_user=as_user, reference=refs,
+                           where=str(checkpoint))
+        meta.update(checkpoint_path=str(checkpoint), checkpoint_sha256=loaded.sha256, checkpoint_epoch=loaded.epoch,
+                    checkpoint_seed=loaded.seed, generator_code_version=loaded.code_version,
+                    seeding="torch.Generator (CPU) per (seed, sample_index, batch_index) via numpy SeedSequence",
+                    units="raw (denormalised) EMG and joint-angle units of the training data",
+                    norm=loaded.norm.to_dict(), config=loaded.config)
+    meta.update(person={"as_user": as_user, "reference_split": reference, "style_sources": plan.sources})
+    T = window.window
     with SyntheticWriter(out, emg_shape=(C, T), angle_shape=(ds.num_joints, window.angle_frames), metadata=meta) as writer:
         for b, lo in enumerate(range(0, len(picked), batch_size)):
             idx = picked[lo:lo + batch_size]
@@ -255,13 +388,12 @@ def synthesize_set(checkpoint: str | Path, out: str | Path, *, manifest: str | P
             raw_ang = np.stack([r[1] for r in reads])
             amask = np.stack([r[2] for r in reads])
             valid = np.stack([r[3] for r in reads]).sum(1).astype(np.int32)
-            norm_ang = np.where(amask[:, None, :], (raw_ang - a_mean) / a_std, 0.0).astype(np.float32)
-            metas = [ds.window_meta(int(i)) for i in idx]
-            labels = None
-            if getattr(model, "conditions_on_labels", False):  # the model refuses stages it never saw (-1)
-                labels = torch.tensor([label_map.get(m["stage"], -1) for m in metas], dtype=torch.int64, device=dev)
-            draws = _generate_draws(model, torch.from_numpy(norm_ang).to(dev), labels, seed, b, S)
-            emg = norm.denormalize_emg_ct(draws).astype(np.float32)  # (B, S, C, T), raw units
+            metas = [dict(ds.window_meta(int(i)), user=plan.users[lo + k]) for k, i in enumerate(idx)]
+            if oracle_real:
+                emg = np.stack([r[0] for r in reads])[:, None]  # (B, 1, C, T), the real windows
+            else:
+                emg = _generate_batch(loaded, raw_ang, amask, metas, label_map, seed, b, S, dev,
+                                      None if plan.styles is None else plan.styles[lo:lo + len(idx)])
             emg[np.broadcast_to(np.arange(T) >= valid[:, None, None, None], emg.shape)] = 0.0  # padding stays 0, as in real windows
             writer.write_batch(emg.reshape(-1, C, T), np.repeat(raw_ang, S, axis=0),
                                _batch_rows(metas, idx, valid, S, sel.split_label), angle_mask=np.repeat(amask, S, axis=0))
@@ -273,5 +405,21 @@ def synthesize_set(checkpoint: str | Path, out: str | Path, *, manifest: str | P
         summary.append(SynthesisSummary(out=out, rows_per_stage=dict(sorted(rows_per_stage.items())),
                                         source_windows=len(picked), samples_per_window=samples_per_window,
                                         seconds=time.perf_counter() - t0, bytes_on_disk=size, source_split=sel.source_split,
-                                        device=dev, model_name=loaded.model_name))
+                                        device=dev, model_name=loaded.model_name, extra={"style_sources": plan.sources}))
     return out
+
+
+def _generate_batch(loaded, raw_ang: np.ndarray, amask: np.ndarray, metas: list[dict[str, Any]],
+                    label_map: dict[str, int], seed: int, batch_index: int, samples: int, dev: str,
+                    style: torch.Tensor | None) -> np.ndarray:
+    """Raw-unit EMG (B, samples, C, T) of one batch: normalise the angles, generate, denormalise."""
+    norm, model = loaded.norm, loaded.model
+    a_mean = np.asarray(norm.angle_mean, dtype=np.float32)[:, None]
+    a_std = np.asarray(norm.angle_std, dtype=np.float32)[:, None]
+    norm_ang = np.where(amask[:, None, :], (raw_ang - a_mean) / a_std, 0.0).astype(np.float32)
+    labels = None
+    if getattr(model, "conditions_on_labels", False):  # the model refuses stages it never saw (-1)
+        labels = torch.tensor([label_map.get(m["stage"], -1) for m in metas], dtype=torch.int64, device=dev)
+    draws = _generate_draws(model, torch.from_numpy(norm_ang).to(dev), labels, seed, batch_index, samples,
+                            None if style is None else style.to(dev))
+    return norm.denormalize_emg_ct(draws).astype(np.float32)

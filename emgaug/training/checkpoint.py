@@ -57,6 +57,7 @@ def model_from_checkpoint(ck: dict[str, Any], path: str | Path = "<checkpoint>")
     """Rebuild the model a checkpoint describes and load its weights (strict)."""
     window = ResolvedWindow.from_dict(ck["window"])
     model = build_model(ck["model_name"], ck["num_channels"], ck["num_joints"], window, ck["num_classes"],
+                        num_users=len(ck.get("user_map") or {}), rectified=bool(ck["norm"].get("rectified", False)),
                         **ck["model_config"])
     try:
         model.load_state_dict(ck["model_state"], strict=True)
@@ -76,6 +77,7 @@ class LoadedGenerator:
     norm: NormStats
     window: ResolvedWindow
     label_map: dict[str, int]
+    user_map: dict[str, int]  # training users -> index of their learned style (empty for older checkpoints)
     manifest_path: str
     seed: int
     code_version: str
@@ -90,6 +92,7 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Load
     return LoadedGenerator(
         model=model, model_name=ck["model_name"], config=dict(ck["config"]), norm=NormStats.from_dict(ck["norm"]),
         window=ResolvedWindow.from_dict(ck["window"]), label_map=dict(ck["label_map"]),
+        user_map=dict(ck.get("user_map") or {}),
         manifest_path=str(ck["manifest_path"]), seed=int(ck["seed"]), code_version=str(ck["code_version"]),
         sha256=file_sha256(path), epoch=int(ck["epoch"]),
     )

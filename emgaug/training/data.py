@@ -27,10 +27,12 @@ class TrainData:
 
 
 def train_data(manifest: Manifest, window: ResolvedWindow, norm: NormStats, label_map: dict[str, int],
-               seed: int, max_windows: int | None) -> TrainData:
-    """Train windows (jitter on), subsampled without replacement to `max_windows` with a seeded draw."""
+               seed: int, max_windows: int | None, user_map: dict[str, int] | None = None,
+               reference: bool = False) -> TrainData:
+    """Train windows (jitter on), subsampled without replacement to `max_windows` with a seeded draw.
+    `reference`: each item also carries another window of its user (person-conditioned generators)."""
     ds = WindowDataset(manifest.data_source, manifest.recordings("train"), window, norm=norm, label_map=label_map,
-                       train=True, seed=seed)
+                       train=True, seed=seed, user_map=user_map, reference=reference)
     n = len(ds)
     if max_windows is not None:
         if max_windows < 1:
@@ -45,8 +47,10 @@ def train_data(manifest: Manifest, window: ResolvedWindow, norm: NormStats, labe
 
 
 def val_set(manifest: Manifest, window: ResolvedWindow, norm: NormStats, label_map: dict[str, int],
-            max_windows: int) -> ValSet | None:
-    """Up to `max_windows` evenly spaced val windows without masked frames; None when the split has none."""
+            max_windows: int, user_map: dict[str, int] | None = None) -> ValSet | None:
+    """Up to `max_windows` evenly spaced val windows without masked frames; None when the split has none.
+    Users are named by their `user_map` index, and by a negative id (-1, -2, ...) when not in it (a new person
+    whose style the validation takes from that person's other validation windows)."""
     recs = manifest.recordings("val") if "val" in manifest.splits else []
     if not recs or max_windows <= 0:
         return None
@@ -55,15 +59,19 @@ def val_set(manifest: Manifest, window: ResolvedWindow, norm: NormStats, label_m
     except EmgaugError:
         return None  # val recordings shorter than one window: train without validation
     labels = ds.labels()
+    known = user_map or {}
+    new_ids = {u: -(k + 1) for k, u in enumerate(sorted({r.user for r in recs} - set(known)))}
+    users = np.array([known.get(r.user, new_ids.get(r.user, -1)) for r in ds.window_recordings()], dtype=np.int64)
     cand = np.unique(np.linspace(0, len(ds) - 1, num=min(len(ds), 4 * max_windows)).round().astype(int))
-    emg, ang, lab = [], [], []
+    emg, ang, lab, usr = [], [], [], []
     for i in cand:
         e, a, am, em = ds.read_window(int(i))
         if am.all() and em.all():
-            emg.append(e), ang.append(a), lab.append(labels[i])
+            emg.append(e), ang.append(a), lab.append(labels[i]), usr.append(users[i])
     if not emg:
         return None
     keep = np.unique(np.linspace(0, len(emg) - 1, num=min(len(emg), max_windows)).round().astype(int))
     return ValSet(emg=torch.from_numpy(np.stack([emg[k] for k in keep])),
                   angles=torch.from_numpy(np.stack([ang[k] for k in keep])),
-                  labels=torch.from_numpy(np.asarray([lab[k] for k in keep], dtype=np.int64)))
+                  labels=torch.from_numpy(np.asarray([lab[k] for k in keep], dtype=np.int64)),
+                  users=torch.from_numpy(np.asarray([usr[k] for k in keep], dtype=np.int64)))

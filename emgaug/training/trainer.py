@@ -148,15 +148,19 @@ def train_model(manifest_path: str | Path, model_name: str, out_dir: str | Path 
                     norm = compute_norm_stats(source, manifest.recordings("train"),
                                               max_rows_per_recording=norm_rows_per_recording)
             norm = D.broadcast_object(ctx, norm)
-        td = train_data(manifest, window, norm, label_map, seed, max_train_windows)
-        val = val_set(manifest, window, norm, label_map, max_val_windows) if ctx.is_main else None
-        model = build_model(model_name, source.num_channels, source.num_joints, window, len(label_map), **overrides)
+        user_map = manifest.user_map()
+        model = build_model(model_name, source.num_channels, source.num_joints, window, len(label_map),
+                            num_users=len(user_map), rectified=norm.rectified, **overrides)
+        td = train_data(manifest, window, norm, label_map, seed, max_train_windows, user_map=user_map,
+                        reference=model.subject is not None)
+        val = val_set(manifest, window, norm, label_map, max_val_windows, user_map=user_map) if ctx.is_main else None
         model.mark_seen_labels(torch.from_numpy(td.labels))
         model.to(ctx.device)
         common = {
             "model_name": model_name, "model_config": overrides, "num_channels": source.num_channels,
             "num_joints": source.num_joints, "num_classes": len(label_map), "window": window.to_dict(),
-            "norm": norm.to_dict(), "label_map": label_map, "manifest_path": str(manifest_path.resolve()),
+            "norm": norm.to_dict(), "label_map": label_map, "user_map": user_map,
+            "manifest_path": str(manifest_path.resolve()),
             "manifest_sha256": cfg.manifest_sha256, "protocol": manifest.protocol, "data_source": manifest.source,
             "seed": seed, "code_version": code_version(), "command_line": command_line(), "config": asdict(cfg),
             "train_windows": int(len(td.indices)),

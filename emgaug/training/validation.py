@@ -30,6 +30,7 @@ class ValSet:
     emg: Tensor  # (N, C, T)
     angles: Tensor  # (N, J, Ta)
     labels: Tensor  # (N,)
+    users: Tensor | None = None  # (N,) user_map index; negative ids = people not seen in training
 
     def __len__(self) -> int:
         return int(self.emg.shape[0])
@@ -64,16 +65,34 @@ def log_spectrum_l1(fake: Tensor, real: Tensor) -> float:
 
 
 @torch.no_grad()
+def val_styles(model: EMGGenerator, val: ValSet, device: torch.device) -> Tensor | None:
+    """Person style of each validation window: a training user's own; a new person's (negative id) from the
+    reference encoder (or, for ridge_user, a fit) over that person's validation windows."""
+    if not model.person_conditioned or val.users is None:
+        return None
+    users = val.users
+    styles = model.style_for_users(users.clamp_min(-1).to(device))
+    for u in users[users < 0].unique().tolist():
+        rows = users == u
+        ref = model.style_from_reference(val.emg[rows].to(device), val.angles[rows].to(device))
+        styles[rows.to(styles.device)] = ref.to(styles.dtype).to(styles.device)
+    return styles
+
+
+@torch.no_grad()
 def generate_for(model: EMGGenerator, angles: Tensor, labels: Tensor, seed: int, batch_size: int,
-                 device: torch.device, autocast_dtype: torch.dtype | None = None) -> Tensor:
-    """Generate EMG for `angles` in batches with a CPU generator seeded by `seed` (reproducible on any device)."""
+                 device: torch.device, autocast_dtype: torch.dtype | None = None,
+                 styles: Tensor | None = None) -> Tensor:
+    """Generate EMG for `angles` (in the person `styles`, one per window) in batches with a CPU generator seeded
+    by `seed` (reproducible on any device)."""
     gen = torch.Generator().manual_seed(seed)
     out = []
     for s in range(0, len(angles), batch_size):
         a = angles[s:s + batch_size].to(device)
         lab = labels[s:s + batch_size].to(device)
+        st = None if styles is None else styles[s:s + batch_size].to(device)
         with torch.autocast(device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
-            y = model.generate(a, lab if model.conditions_on_labels else None, generator=gen)
+            y = model.generate(a, lab if model.conditions_on_labels else None, generator=gen, style=st)
         out.append(y.float().cpu())
     return torch.cat(out) if out else torch.zeros(0)
 
@@ -91,7 +110,9 @@ def validate(model: EMGGenerator, val: ValSet, sample_rate: float, seed: int, ba
             keep[keep.clone()] = model.seen_labels.cpu()[lab[keep]]
         if not keep.any():
             return {k: float("nan") for k in VAL_METRICS} | {"val_windows": 0.0}
-        fake = generate_for(model, val.angles[keep], val.labels[keep], seed, batch_size, device, autocast_dtype)
+        styles = val_styles(model, val, device)
+        fake = generate_for(model, val.angles[keep], val.labels[keep], seed, batch_size, device, autocast_dtype,
+                            None if styles is None else styles[keep.to(styles.device)])
         real = val.emg[keep]
         return {"env_corr": envelope_correlation(fake, real, sample_rate),
                 "logspec_l1": log_spectrum_l1(fake, real), "val_windows": float(keep.sum())}
