@@ -1,7 +1,9 @@
 """Dataset sources: one interface over every dataset kind (emg2pose HDF5, Ninapro DB1 .mat, 3DC raw EMG).
 
 A source lists labelled `Recording`s and hands out lazy per-recording readers; everything downstream
-(splits, windows, training, benchmarks) only talks to this interface.
+(splits, windows, training, benchmarks) only talks to this interface. The second array a reader returns is the
+conditioning signal ("kinematics"); its kind is declared by the source (`kinematics_kind`): hand joint angles,
+a knee angle, or IMU channels, and `zero_rows_are_failures` says whether all-zero rows of it are invalid.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 import pandas as pd
 
-from emgaug.data.recording import Recording, RecordingReader
+from emgaug.data.recording import Recording, RecordingReader, ik_failure_mask
 from emgaug.errors import EmgaugError
 
 # kind -> "module:Class"; imported lazily so optional readers cost nothing at start-up
@@ -31,6 +34,12 @@ class DatasetSource(ABC):
 
     kind: ClassVar[str]
     has_angles: ClassVar[bool] = True
+    # what the conditioning array is: "joint_angles" (hand/glove angles, a knee angle) or "imu" (accelerometer and
+    # gyroscope channels resampled onto the EMG clock)
+    kinematics_kind: ClassVar[str] = "joint_angles"
+    # True where a row whose conditioning values are all ~0 is an inverse-kinematics failure (emg2pose's rule, also
+    # kept for Ninapro's glove); False where 0 is a real value (a knee angle of 0 degrees, an IMU reading)
+    zero_rows_are_failures: ClassVar[bool] = True
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
@@ -70,6 +79,23 @@ class DatasetSource(ABC):
     def num_joints(self) -> int:
         return self._uniform("num_joints")
 
+    @property
+    def channel_names(self) -> list[str]:
+        """EMG channel names; sources whose files name their channels override this."""
+        return [f"emg{i}" for i in range(self.num_channels)]
+
+    @property
+    def kinematics_names(self) -> list[str]:
+        """Names of the conditioning channels (joints or IMU axes); sources whose files name them override this."""
+        return [f"joint{i}" for i in range(self.num_joints)]
+
+    def kinematics_failure_mask(self, kinematics: np.ndarray) -> np.ndarray:
+        """True for rows (n, J) -> (n,) that must be masked, never learned. Where this source's `zero_rows_are_failures`
+        holds: emg2pose's inverse-kinematics rule (any NaN, or all values ~0); otherwise only non-finite rows."""
+        if self.zero_rows_are_failures:
+            return ik_failure_mask(kinematics)
+        return ~np.isfinite(kinematics).all(axis=1)
+
     def _uniform(self, key: str) -> int:
         vals = {int(r.extra[key]) for r in self.recordings}
         if len(vals) != 1:
@@ -87,7 +113,7 @@ class DatasetSource(ABC):
         return pd.DataFrame(rows)
 
     def describe(self) -> dict:
-        return {"kind": self.kind, "root": str(self.root)}
+        return {"kind": self.kind, "root": str(self.root), "kinematics_kind": self.kinematics_kind}
 
     def by_key(self) -> dict[str, Recording]:
         return {r.key: r for r in self.recordings}

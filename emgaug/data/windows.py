@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from emgaug.data.recording import Recording, ik_failure_mask
+from emgaug.data.recording import Recording
 from emgaug.data.source import DatasetSource
 from emgaug.errors import EmgaugError
 
@@ -118,7 +118,7 @@ def compute_norm_stats(source: DatasetSource, recordings: Sequence[Recording], c
             e_s += emg.sum(0)
             e_ss += (emg * emg).sum(0)
             if J:
-                good = ~ik_failure_mask(ang)
+                good = ~source.kinematics_failure_mask(ang)  # the source decides whether all-zero rows are failures
                 a = ang[good].astype(np.float64)
                 a_n += len(a)
                 a_s += a.sum(0)
@@ -248,7 +248,7 @@ class WindowDataset(Dataset):
         n = len(emg)
         emg_mask = np.zeros(W, dtype=bool)
         emg_mask[:n] = True
-        bad = ik_failure_mask(ang) if ang.shape[1] else np.zeros(n, dtype=bool)
+        bad = self.source.kinematics_failure_mask(ang) if ang.shape[1] else np.zeros(n, dtype=bool)
         if self.norm is not None:
             emg = self.norm.normalize_emg(emg)
             if ang.shape[1]:
