@@ -1,4 +1,5 @@
-"""Dataset sources: one interface over every dataset kind (emg2pose HDF5, Ninapro DB1 .mat, 3DC raw EMG).
+"""Dataset sources: one interface over every dataset kind (emg2pose HDF5, Ninapro DB1 .mat, 3DC raw EMG,
+UCI lower limb CSV, IMU biceps CSV).
 
 A source lists labelled `Recording`s and hands out lazy per-recording readers; everything downstream
 (splits, windows, training, benchmarks) only talks to this interface. The second array a reader returns is the
@@ -26,6 +27,7 @@ SOURCE_KINDS: dict[str, str] = {
     "emg2pose": "emgaug.data.source:Emg2PoseSource",
     "ninapro_db1": "emgaug.data.ninapro:NinaproDB1Source",
     "3dc": "emgaug.data.threedc:ThreeDCSource",
+    "uci_lower_limb": "emgaug.data.uci_lower_limb:UCILowerLimbSource",
 }
 
 
@@ -143,8 +145,11 @@ def detect_kind(root: Path) -> str:
         return "ninapro_db1"
     if any(root.glob("Participant*/train/EMG")):
         return "3dc"
+    if any(root.glob("normal/*N*.csv")) or any(root.glob("abnormal/*A*.csv")):
+        return "uci_lower_limb"
     raise EmgaugError(
-        f"{root}: cannot tell the dataset kind (no metadata.csv, S*_A1_E1.mat or Participant*/); pass --kind or check the path"
+        f"{root}: cannot tell the dataset kind (no metadata.csv, S*_A1_E1.mat, Participant*/, normal/ or abnormal/ "
+        "*.csv); pass --kind or check the path"
     )
 
 
