@@ -28,6 +28,7 @@ SOURCE_KINDS: dict[str, str] = {
     "ninapro_db1": "emgaug.data.ninapro:NinaproDB1Source",
     "3dc": "emgaug.data.threedc:ThreeDCSource",
     "uci_lower_limb": "emgaug.data.uci_lower_limb:UCILowerLimbSource",
+    "imu_biceps": "emgaug.data.imu_biceps:IMUBicepsSource",
 }
 
 
@@ -147,9 +148,11 @@ def detect_kind(root: Path) -> str:
         return "3dc"
     if any(root.glob("normal/*N*.csv")) or any(root.glob("abnormal/*A*.csv")):
         return "uci_lower_limb"
+    if any(root.glob("raw/*_*_*.csv")):
+        return "imu_biceps"
     raise EmgaugError(
         f"{root}: cannot tell the dataset kind (no metadata.csv, S*_A1_E1.mat, Participant*/, normal/ or abnormal/ "
-        "*.csv); pass --kind or check the path"
+        "*.csv, raw/*_*_*.csv); pass --kind or check the path"
     )
 
 
