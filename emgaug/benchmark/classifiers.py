@@ -1,7 +1,8 @@
 """Gesture classifiers used by the RR/GR/MR benchmark, behind one fit/predict interface on (N, C, T) windows.
 
-SVM and RandomForest work on TD features (emgaug.metrics.features) or, as in the SeqEMG-GAN paper, on raw
-flattened windows; the two deep decoders live in emgaug.benchmark.deep.
+SVM and RandomForest work on TD features, on amplitude features (log MAV / RMS / WL, floored; see
+emgaug.metrics.features) or, as in the SeqEMG-GAN paper, on raw flattened windows; the two deep decoders live in
+emgaug.benchmark.deep.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from emgaug.errors import EmgaugError
-from emgaug.metrics.features import raw_features, td_features
+from emgaug.metrics.features import FEATURE_KINDS, WindowFeatures
 
 CLASSIFIERS = ("svm", "rf", "tds_rnn", "neuropose")
-FEATURE_KINDS = ("td", "raw")
+# the same training windows give the same model whatever the seed: their seed SD is only defined when the
+# training data differ between seeds (see protocols.resample_indices)
+DETERMINISTIC_CLASSIFIERS = ("svm",)
 
 
 class WindowClassifier(Protocol):
@@ -30,34 +33,36 @@ class WindowClassifier(Protocol):
 
 
 class FeatureClassifier:
-    """A scikit-learn estimator on TD features or raw flattened windows."""
+    """A scikit-learn estimator on TD features, amplitude features or raw flattened windows; the feature map (the
+    amplitude floors) is fitted on the training windows and reused for prediction."""
 
     def __init__(self, make_estimator: Callable[[], object], features: str = "td"):
         if features not in FEATURE_KINDS:
             raise EmgaugError(f"unknown --features {features!r}; choose one of {', '.join(FEATURE_KINDS)}")
         self.make_estimator = make_estimator
         self.features = features
+        self.feature_map: WindowFeatures | None = None
         self.estimator = None
 
-    def _x(self, emg: np.ndarray) -> np.ndarray:
-        return td_features(emg) if self.features == "td" else raw_features(emg)
-
     def fit(self, emg: np.ndarray, labels: np.ndarray) -> "FeatureClassifier":
+        self.feature_map = WindowFeatures(self.features)
+        x = self.feature_map.fit_transform(emg)
         self.estimator = self.make_estimator()
-        self.estimator.fit(self._x(emg), np.asarray(labels))
+        self.estimator.fit(x, np.asarray(labels))
         return self
 
     def predict(self, emg: np.ndarray) -> np.ndarray:
-        if self.estimator is None:
+        if self.estimator is None or self.feature_map is None:
             raise RuntimeError("classifier used before fit")
-        return np.asarray(self.estimator.predict(self._x(emg)))
+        return np.asarray(self.estimator.predict(self.feature_map.transform(emg)))
 
 
 def make_classifier(name: str, seed: int, num_classes: int, features: str = "td", device: str = "cpu",
                     n_jobs: int = 1) -> WindowClassifier:
     """Build a fresh, seeded classifier by name (svm, rf, tds_rnn, neuropose)."""
     if name == "svm":
-        # RBF SVM on standardised inputs; deterministic, so seeds only change the training data (MR subsample)
+        # RBF SVM on standardised inputs; deterministic, so seeds only change the training data (the per-seed
+        # resample of the training windows and the MR subsample)
         return FeatureClassifier(lambda: make_pipeline(StandardScaler(), SVC(C=1.0, kernel="rbf", gamma="scale",
                                                                              random_state=seed)), features)
     if name == "rf":

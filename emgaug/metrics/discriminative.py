@@ -7,7 +7,7 @@ import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import StratifiedGroupKFold, cross_val_score
 
-from emgaug.metrics.features import td_features
+from emgaug.metrics.features import WindowFeatures
 
 
 def _forest(seed: int, n_jobs: int) -> RandomForestClassifier:
@@ -15,16 +15,19 @@ def _forest(seed: int, n_jobs: int) -> RandomForestClassifier:
 
 
 def discriminative_score(real: np.ndarray, synth: np.ndarray, seed: int = 0, folds: int = 5, n_jobs: int = 1,
-                         real_features: np.ndarray | None = None, synth_features: np.ndarray | None = None) -> float:
-    """Stratified k-fold accuracy of a RandomForest (100 trees) on TD features telling real (0) from synthetic (1).
+                         real_features: np.ndarray | None = None, synth_features: np.ndarray | None = None,
+                         features: str = "td") -> float:
+    """Stratified k-fold accuracy of a RandomForest (100 trees) on window features (`features`: td by default, or
+    amplitude with its floors fitted on the real windows) telling real (0) from synthetic (1).
 
     The classes are balanced first (the larger set is subsampled to the smaller one's size, seeded), so 0.5 is
     chance and the ideal; 1.0 means the synthetic windows are trivially separable. When both sets have the same
     size they are taken as pairs (real i <-> synthetic i) and each pair stays in one fold, so a synthetic copy of a
     training window can never sit in the test fold (identical sets score exactly 0.5, not below it).
     """
-    fr = td_features(real) if real_features is None else real_features
-    fs = td_features(synth) if synth_features is None else synth_features
+    fmap = WindowFeatures(features).fit(real) if real_features is None or synth_features is None else None
+    fr = fmap.transform(real) if real_features is None else real_features
+    fs = fmap.transform(synth) if synth_features is None else synth_features
     rng = np.random.default_rng(seed)
     n = min(len(fr), len(fs))
     if n < folds:
@@ -41,9 +44,11 @@ def discriminative_score(real: np.ndarray, synth: np.ndarray, seed: int = 0, fol
 
 def trts_accuracy(train_emg: np.ndarray, train_labels: np.ndarray, synth: np.ndarray, synth_labels: np.ndarray,
                   seed: int = 0, n_jobs: int = 1, train_features: np.ndarray | None = None,
-                  synth_features: np.ndarray | None = None) -> float:
-    """Train on Real, Test on Synthetic: RandomForest on TD features of real windows, accuracy on synthetic windows."""
-    ftr = td_features(train_emg) if train_features is None else train_features
-    fte = td_features(synth) if synth_features is None else synth_features
+                  synth_features: np.ndarray | None = None, features: str = "td") -> float:
+    """Train on Real, Test on Synthetic: RandomForest on window features (`features`, fitted on the real training
+    windows) of real windows, accuracy on synthetic windows."""
+    fmap = WindowFeatures(features).fit(train_emg) if train_features is None or synth_features is None else None
+    ftr = fmap.transform(train_emg) if train_features is None else train_features
+    fte = fmap.transform(synth) if synth_features is None else synth_features
     clf = _forest(seed, n_jobs).fit(ftr, np.asarray(train_labels))
     return float((clf.predict(fte) == np.asarray(synth_labels)).mean())

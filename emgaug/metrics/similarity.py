@@ -16,7 +16,7 @@ import numpy as np
 from emgaug.metrics import paired
 from emgaug.metrics.discriminative import discriminative_score, trts_accuracy
 from emgaug.metrics.dtw import DTW_METHODS, band_samples, paired_dtw
-from emgaug.metrics.features import td_features
+from emgaug.metrics.features import WindowFeatures
 
 # name -> (direction, unit); direction "lower" / "higher" / "0.5" says which value is better
 PAIR_METRICS: dict[str, tuple[str, str]] = {
@@ -79,14 +79,15 @@ def similarity_report(real: np.ndarray, synth: np.ndarray, sample_rate: float, *
                       envelope_s: float = paired.ENVELOPE_S, psd_band: tuple[float, float] = paired.PSD_BAND_HZ,
                       real_labels: np.ndarray | None = None, synth_labels: np.ndarray | None = None,
                       trts_train: tuple[np.ndarray, np.ndarray] | None = None, seed: int = 0, n_jobs: int | None = None,
-                      chunk_size: int = 32, keep_per_pair: bool = False,
+                      chunk_size: int = 32, keep_per_pair: bool = False, features: str = "td",
                       progress: Callable[[int], Any] | None = None) -> dict[str, Any]:
     """Compare synthetic windows with the real windows of the same conditioning angles (pair i <-> i).
 
     real, synth: (n, C, T) raw-unit arrays. Returns {"n_pairs", "settings", "metrics": {name: {mean, sd, median, n,
     better, unit}}, "seconds"} plus "per_pair" arrays when keep_per_pair. TRTS trains on `trts_train` (emg, labels)
     when given, else on the paired real windows with `real_labels`; it needs `synth_labels`. `progress(k)` is
-    called with the number of pairs finished after each chunk.
+    called with the number of pairs finished after each chunk. `features` (td or amplitude) is what the discriminative
+    score and TRTS see; amplitude floors are fitted on the TRTS training windows when given, else on the real windows.
     """
     real, synth = paired.check_pair(real, synth, dtype=np.float32)
     if dtw_method not in DTW_METHODS:
@@ -119,7 +120,8 @@ def similarity_report(real: np.ndarray, synth: np.ndarray, sample_rate: float, *
         better, unit = PAIR_METRICS[name]
         metrics[name] = {**_summary(arr), "better": better, "unit": unit}
     if n >= 4:
-        feats_r, feats_s = td_features(real), td_features(synth)
+        fmap = WindowFeatures(features).fit(trts_train[0] if trts_train is not None else real)
+        feats_r, feats_s = fmap.transform(real), fmap.transform(synth)
         folds = int(min(5, n))
         ds = discriminative_score(real, synth, seed=seed, folds=folds, n_jobs=jobs, real_features=feats_r,
                                   synth_features=feats_s)
@@ -128,7 +130,8 @@ def similarity_report(real: np.ndarray, synth: np.ndarray, sample_rate: float, *
         if synth_labels is not None and (trts_train is not None or real_labels is not None):
             tr_emg, tr_lab = trts_train if trts_train is not None else (real, real_labels)
             acc = trts_accuracy(tr_emg, tr_lab, synth, synth_labels, seed=seed, n_jobs=jobs,
-                                train_features=None if trts_train is not None else feats_r, synth_features=feats_s)
+                                train_features=fmap.transform(tr_emg) if trts_train is not None else feats_r,
+                                synth_features=feats_s)
             metrics["trts_accuracy"] = {"mean": acc, "sd": float("nan"), "median": acc, "n": n, "better": "higher",
                                         "unit": SET_METRICS["trts_accuracy"][1]}
     settings = {"sample_rate": float(sample_rate), "dtw_method": dtw_method,
@@ -136,7 +139,7 @@ def similarity_report(real: np.ndarray, synth: np.ndarray, sample_rate: float, *
                 "dtw_band_samples": band_samples(real.shape[-1], dtw_band) if dtw_method == "exact" else None,
                 "fastdtw_radius": fastdtw_radius if dtw_method == "fastdtw" else None, "dtw_cost": "L1 |a-b|",
                 "envelope_s": envelope_s, "psd_band_hz": list(psd_band), "welch_nperseg": min(paired.WELCH_NPERSEG, real.shape[-1]),
-                "n_jobs": jobs, "seed": seed}
+                "n_jobs": jobs, "seed": seed, "classifier_features": features}
     out = {"n_pairs": n, "channels": int(real.shape[1]), "samples": int(real.shape[2]), "settings": settings,
            "metrics": metrics, "seconds": time.perf_counter() - t0,
            "cpu_seconds": time.process_time() - cpu0 + worker_cpu}  # this process (all threads) + metric workers
