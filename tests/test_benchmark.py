@@ -76,9 +76,14 @@ def test_rr_gr_mr_wiring_counts_and_seeds(sim_manifest, good_synth, tmp_path):
     assert n_syn == n_train  # the fake generator conditions on every training window once
     by = {(r["condition"], r["seed"]): r for r in run["results"]}
     assert set(by) == {(c, s) for c in ("RR", "GR", "MR") for s in (0, 1)}
-    assert by[("RR", 0)]["train_real"] == n_train and by[("RR", 0)]["train_synthetic"] == 0
-    assert by[("GR", 0)]["train_real"] == 0 and by[("GR", 0)]["train_synthetic"] == n_syn
-    assert by[("MR", 1)]["train_real"] == n_train and by[("MR", 1)]["train_synthetic"] == round(0.5 * n_train)
+    # every seed trains on a class-stratified 80 % subsample (the default), RR and MR of one seed on the same one
+    n_cls = len(run["classes"])
+    n_sub = by[("RR", 0)]["train_real"]
+    assert abs(n_sub - 0.8 * n_train) <= n_cls and by[("RR", 0)]["train_synthetic"] == 0
+    assert by[("RR", 0)]["training_set_id"] != by[("RR", 1)]["training_set_id"]
+    assert by[("GR", 0)]["train_real"] == 0 and abs(by[("GR", 0)]["train_synthetic"] - 0.8 * n_syn) <= n_cls
+    assert by[("MR", 1)]["train_real"] == by[("RR", 1)]["train_real"]
+    assert by[("MR", 1)]["train_synthetic"] == round(0.5 * by[("MR", 1)]["train_real"])
     assert all(r["test_windows"] == run["counts"]["test_windows"] for r in run["results"])
     assert run["classifier_average"]["RR"]["seeds"] == 2
     # a good generator's GR result is far above chance on the real test windows
@@ -102,7 +107,7 @@ def test_gr_really_trains_on_synthetic_labels(sim_manifest, good_synth, tmp_path
     acc = {}
     for key, path in (("good", good_synth), ("shuffled", bad)):
         syn = synthetic_windows(read_synthetic(path), m, win, m.data_source.num_channels)
-        rows = run_protocols(syn, test, syn, ["rf"], [0], names, conditions=("GR",))
+        rows = run_protocols(syn, test, syn, ["rf"], [0], names, conditions=("GR",), resample_fraction=1.0)
         assert [r["condition"] for r in rows] == ["GR"] and rows[0]["train_synthetic"] == len(syn)
         acc[key] = rows[0]["accuracy"]
     assert acc["shuffled"] < acc["good"] - 0.2
@@ -170,10 +175,12 @@ def test_training_set_mix_ratio_caps_at_available_synthetic():
 
     real = LabelledWindows(np.zeros((10, 1, 8), np.float32), np.zeros(10, np.int64), pd.DataFrame(index=range(10)))
     syn = LabelledWindows(np.ones((6, 1, 8), np.float32), np.ones(6, np.int64), pd.DataFrame(index=range(6)))
-    _, y, counts = training_set("MR", real, syn, 0.3, seed=0)
-    assert counts == {"real": 10, "synthetic": 3} and (y == 1).sum() == 3
-    _, _, counts = training_set("MR", real, syn, 2.0, seed=0)
-    assert counts["synthetic"] == 6
+    ts = training_set("MR", real, syn, 0.3, seed=0, resample_fraction=1.0)
+    assert ts.counts == {"real": 10, "calibration": 0, "synthetic": 3} and (ts.labels == 1).sum() == 3
+    assert training_set("MR", real, syn, 2.0, seed=0, resample_fraction=1.0).counts["synthetic"] == 6
+    # resampled: 8 of the 10 real windows, and 0.3 x 8 synthetic ones
+    assert training_set("MR", real, syn, 0.3, seed=0, resample_fraction=0.8).counts == {"real": 8, "calibration": 0,
+                                                                                        "synthetic": 2}
     rows = [{"classifier": c, "condition": "RR", "seed": s, "accuracy": a, "macro_f1": a, "per_class_accuracy": {"x": a}}
             for c, s, a in (("svm", 0, 0.5), ("svm", 1, 0.7), ("rf", 0, 0.7), ("rf", 1, 0.9))]
     summ = {s["classifier"]: s for s in summarise(rows)}
@@ -225,3 +232,89 @@ def test_shared_rr_run_plus_gr_mr_run_equals_one_full_run(sim_manifest, good_syn
         run_benchmark([sim_manifest], [good_synth], conditions=["XR"], **kw)
     with pytest.raises(EmgaugError, match="need --synthetic"):
         run_benchmark([sim_manifest], [], conditions=["GR"], **kw)
+
+
+def test_classic_augmentations_get_their_own_gr_mr_rows_with_paired_tests(sim_manifest, good_synth, tmp_path):
+    res = run_benchmark([sim_manifest], [good_synth], classifiers=["svm"], seeds=2, metrics=False, stride_s=WINDOW_S,
+                        show_progress=False, augment=["noise", "mixup@alpha=0.4"], out=tmp_path / "out")
+    run = res["runs"][0]
+    by = {(r["condition"], r["seed"]): r for r in run["results"]}
+    assert list(dict.fromkeys(r["condition"] for r in run["results"])) == ["RR", "GR", "MR", "GR:noise", "MR:noise",
+                                                                           "GR:mixup", "MR:mixup"]
+    for seed in (0, 1):
+        n_real = by[("RR", seed)]["train_real"]
+        # one augmented copy of each of this seed's real training windows; MR adds them to those same windows
+        assert by[("GR:noise", seed)]["train_real"] == 0 and by[("GR:noise", seed)]["train_synthetic"] == n_real
+        assert by[("MR:mixup", seed)]["train_real"] == n_real and by[("MR:mixup", seed)]["train_synthetic"] == n_real
+    assert by[("GR:noise", 0)]["training_set_id"] != by[("GR:noise", 1)]["training_set_id"]
+    user = run["summary"][0]["per_user"]
+    assert set(user) == set(run["counts"]["test_windows_per_user"]) and len(user) >= 1
+    comps = {(c["condition"], c["reference"]): c for c in run["comparisons"]}
+    assert {("MR", "RR"), ("GR", "RR"), ("MR:noise", "RR"), ("MR", "MR:noise"), ("GR", "GR:mixup")} <= set(comps)
+    c = comps[("MR:noise", "RR")]
+    assert c["n"] == 2 * len(user) and {"p_value", "ci95_difference", "statistic"} <= set(c)
+    js = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert js["config"]["augment"] == ["noise@snr_db=25", "mixup@alpha=0.4"] and js["config"]["resample_fraction"] == 0.8
+    assert {a["name"]: a["params"] for a in js["augmentations"]} == {"noise": {"snr_db": 25.0}, "mixup": {"alpha": 0.4}}
+    df = pd.read_csv(tmp_path / "out" / "results.csv")
+    assert len(df) == 7 * 2 and {f"acc_user_{u}" for u in user} <= set(df.columns)
+    assert set(df.loc[df["augmentation"] == "noise", "training"]) == {"GR", "MR"}
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "Classic augmentation peers" in html and "Wilcoxon" in html and "snr_db" in html
+    # augmentation rows need no synthetic set
+    gr = run_benchmark([sim_manifest], [], classifiers=["rf"], seeds=1, conditions=["GR"], augment="gain",
+                       window_s=WINDOW_S, show_progress=False)["runs"][0]["results"]
+    assert [r["condition"] for r in gr] == ["GR:gain"]
+
+
+def test_calibration_split_trains_rr_and_mr_and_is_not_test(sim_manifest, tmp_path):
+    """A manifest whose test users' first 0.5 s per recording are a `calibration` split (one window of gap before
+    the remaining test rows): RR and MR train on train + calibration, GR on synthetic only, and a synthetic set
+    conditioned on calibration rows is not mistaken for a test-leaking one."""
+    d = json.loads(Path(sim_manifest).read_text())
+    cal_rows, gap = 1000, 500  # at 2 kHz: 0.5 s of calibration, then a gap of one 0.25 s window
+    cal, test = [], []
+    for e in d["splits"]["test"]:
+        cal.append(dict(e, stop=e["start"] + cal_rows))
+        test.append(dict(e, start=e["start"] + cal_rows + gap))
+    d["splits"]["calibration"], d["splits"]["test"] = cal, test
+    d["params"]["gap_rows"] = gap
+    mpath = tmp_path / "with_calibration.json"
+    mpath.write_text(json.dumps(d))
+    m, win = _window(mpath)  # loads through the manifest leakage check
+    cal_w = load_split_windows(m, "calibration", win)
+    assert len(cal_w) == 2 * len(cal) and (cal_w.meta["split"] == "calibration").all()
+    fn, st, sp = cal_w.meta["filename"].tolist(), cal_w.meta["start"].to_numpy(), cal_w.meta["stop"].to_numpy()
+    assert not overlaps(m.splits["test"], fn, st, sp).any()
+    assert (split_of_ranges(m, fn, st, sp) == "calibration").all()
+
+    cal_syn = write_fake_synthetic(mpath, tmp_path / "cal_syn", split="calibration")
+    test_syn = write_fake_synthetic(mpath, tmp_path / "test_syn", split="test",
+                                    meta_overrides={"allow_test_conditioning": False, "source_split": "train"})
+    from emgaug.synthesis.parquet_io import read_synthetic
+
+    s = read_synthetic(cal_syn)
+    rep = check_leakage(m, s.labels, s.metadata, str(cal_syn))
+    assert rep.windows_overlapping_test == 0 and rep.problems == []
+    t = read_synthetic(test_syn)
+    t.labels["split"] = "train"
+    assert check_leakage(m, t.labels, t.metadata, str(test_syn)).windows_overlapping_test == len(t.labels)
+    with pytest.raises(EmgaugError, match="overlap test-split rows"):
+        run_benchmark([mpath], [t], classifiers=["rf"], seeds=1, show_progress=False)
+
+    res = run_benchmark([mpath], [cal_syn], classifiers=["rf"], seeds=1, metrics=False, stride_s=WINDOW_S,
+                        show_progress=False, resample_fraction=1.0)
+    run = res["runs"][0]
+    counts = run["counts"]
+    n_train = len(load_split_windows(m, "train", win))
+    assert counts["calibration_windows"] == len(cal_w) and counts["train_split_windows"] == n_train
+    assert counts["train_windows"] == n_train + len(cal_w)
+    by = {r["condition"]: r for r in run["results"]}
+    assert by["RR"]["train_real"] == n_train + len(cal_w) and by["RR"]["train_calibration"] == len(cal_w)
+    assert by["MR"]["train_calibration"] == len(cal_w) and by["MR"]["train_synthetic"] == len(cal_w)
+    assert by["GR"]["train_real"] == 0 and by["GR"]["train_calibration"] == 0
+    assert by["RR"]["test_windows"] == len(load_split_windows(m, "test", win))
+    # with the default per-seed resampling the calibration windows stay in proportion (stratified)
+    rr = run_benchmark([mpath], [], classifiers=["rf"], seeds=1, conditions=["RR"], metrics=False, window_s=WINDOW_S,
+                       stride_s=WINDOW_S, show_progress=False)["runs"][0]["results"][0]
+    assert 0 < rr["train_calibration"] < len(cal_w) + 1 and abs(rr["train_calibration"] - 0.8 * len(cal_w)) <= 4

@@ -32,6 +32,11 @@ class LabelledWindows:
         idx = np.asarray(idx, dtype=np.int64)
         return LabelledWindows(self.emg[idx], self.labels[idx], self.meta.iloc[idx].reset_index(drop=True))
 
+    @staticmethod
+    def concat(parts: Sequence["LabelledWindows"]) -> "LabelledWindows":
+        return LabelledWindows(np.concatenate([p.emg for p in parts]), np.concatenate([p.labels for p in parts]),
+                               pd.concat([p.meta for p in parts], ignore_index=True))
+
 
 def resolve_window(manifest: Manifest, synthetic_meta: dict[str, Any] | None, window_s: float | None,
                    stride_s: float | None) -> ResolvedWindow:
@@ -76,7 +81,26 @@ def load_split_windows(manifest: Manifest, split: str, window: ResolvedWindow, m
     if progress:
         progress(len(idx) % 64)
     meta = pd.DataFrame([ds.window_meta(int(i)) for i in idx])
+    meta["split"] = split
     return LabelledWindows(emg, ds.labels()[idx], meta)
+
+
+CALIBRATION = "calibration"
+
+
+def real_training_windows(manifest: Manifest, window: ResolvedWindow, max_windows: int | None = None, seed: int = 0,
+                          progress: Callable[[int], Any] | None = None,
+                          max_gb: float | None = None) -> tuple[LabelledWindows, dict[str, int]]:
+    """The real windows RR and MR train on: the train split, plus the manifest's `calibration` split (the first
+    seconds of each test user's recordings, for new-person experiments) when it has a non-empty one. `max_windows`
+    caps each split separately (seeded). Returns (windows with meta["split"], counts per split)."""
+    train = load_split_windows(manifest, "train", window, max_windows, seed=seed, progress=progress, max_gb=max_gb)
+    counts = {"train_split_windows": len(train), "calibration_windows": 0}
+    if manifest.splits.get(CALIBRATION):
+        cal = load_split_windows(manifest, CALIBRATION, window, max_windows, seed=seed, progress=progress, max_gb=max_gb)
+        counts["calibration_windows"] = len(cal)
+        train = LabelledWindows.concat([train, cal])
+    return train, counts
 
 
 # leakage ----------------------------------------------------------------------------------------
@@ -184,9 +208,10 @@ def synthetic_windows(synth: Any, manifest: Manifest, window: ResolvedWindow, nu
 
 
 def split_of_ranges(manifest: Manifest, filenames: Sequence[str], starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
-    """Which manifest split each row range falls in ('train', 'val', 'test', or 'none'; test wins on overlap)."""
+    """Which manifest split each row range falls in ('train', 'val', 'calibration', 'test', or 'none'; test wins on
+    overlap)."""
     out = np.full(len(filenames), "none", dtype=object)
-    for split in ("train", "val", "test"):
+    for split in ("train", "val", CALIBRATION, "test"):
         hit = overlaps(manifest.splits.get(split, []), filenames, starts, stops)
         out[hit] = split
     return out
@@ -228,7 +253,7 @@ def paired_real_windows(manifest: Manifest, synth: LabelledWindows, max_pairs: i
         progress(len(idx) % 64)
     where = split_of_ranges(manifest, meta["filename"].astype(str).iloc[idx].tolist(),
                             meta["start"].to_numpy()[idx], meta["stop"].to_numpy()[idx])
-    counts = {s: int((where == s).sum()) for s in ("train", "val", "test", "none") if (where == s).any()}
+    counts = {s: int((where == s).sum()) for s in ("train", "val", CALIBRATION, "test", "none") if (where == s).any()}
     info = {"pairs": int(len(idx)), "skipped_padded": int((~full).sum()), "skipped_unknown_file": int((full & ~known).sum()),
             "paired_split_counts": counts,
             "paired_against": "+".join(counts) if counts else "none"}

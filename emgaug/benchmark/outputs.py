@@ -12,17 +12,26 @@ from emgaug.atomic import atomic_path, write_json_atomic
 
 
 def results_frame(results: dict[str, Any]) -> pd.DataFrame:
-    """Long table: one row per (manifest, classifier, condition, seed) with accuracy, macro F1 and per-class accuracy."""
+    """Long table: one row per (manifest, classifier, condition, seed) with accuracy, macro F1, per-class accuracy
+    (`acc_<class>`) and accuracy per test user (`acc_user_<user>`). `condition` is RR, GR, MR or GR:<aug> /
+    MR:<aug>; `training` and `augmentation` split it."""
+    from emgaug.benchmark.protocols import parse_condition
+
+    cfg = results["config"]
     rows = []
     for run in results["runs"]:
         for r in run.get("results", []):
+            base, aug = parse_condition(r["condition"])
             row = {"manifest": run["manifest"], "protocol": run["protocol"], "synthetic": run.get("synthetic"),
-                   "classifier": r["classifier"], "condition": r["condition"], "seed": r["seed"],
+                   "classifier": r["classifier"], "condition": r["condition"], "training": base,
+                   "augmentation": aug, "seed": r["seed"],
                    "accuracy": r["accuracy"], "macro_f1": r["macro_f1"], "train_real": r["train_real"],
+                   "train_calibration": r.get("train_calibration", 0),
                    "train_synthetic": r["train_synthetic"], "test_windows": r["test_windows"],
                    "fit_seconds": r["fit_seconds"], "epochs": r["epochs"],
-                   "features": results["config"]["features"]}
+                   "features": cfg["features"], "resample_fraction": cfg.get("resample_fraction")}
             row.update({f"acc_{k}": v for k, v in r["per_class_accuracy"].items()})
+            row.update({f"acc_user_{u}": v for u, v in r.get("per_user_accuracy", {}).items()})
             rows.append(row)
     return pd.DataFrame(rows)
 

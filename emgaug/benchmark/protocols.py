@@ -2,20 +2,38 @@
 
 RR trains on real training windows, GR on synthetic windows only, MR on the real windows plus a seeded random
 subset of round(mix_ratio * N_real) synthetic windows. Test data is always the real held-out split.
+
+Per seed, every condition first resamples its training windows (`resample_fraction`, default 0.8): a seeded,
+class-stratified subsample without replacement of round(fraction * n) windows of each class (at least one), strata
+also split by manifest split when the real windows come from train + calibration. RR and MR of one seed use the same
+real subsample (so MR - RR is paired); GR resamples the synthetic set the same way. So seeds differ in their
+training data for every classifier, and a deterministic classifier (the RBF SVM) gets a seed SD that measures
+something. With resample_fraction = 1 every seed sees all windows; the SD of a deterministic classifier trained on
+identical data is then reported as undefined (None), never as 0.
+
+Classic augmentations (emgaug.benchmark.augment) are further training sources: for condition "GR:<name>" /
+"MR:<name>" the seed's real subsample is augmented (one augmented copy per window, seeded) and used like a
+synthetic set.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score
 
-from emgaug.benchmark.classifiers import make_classifier
+from emgaug.benchmark.augment import AugmentSpec
+from emgaug.benchmark.classifiers import DETERMINISTIC_CLASSIFIERS, make_classifier
 from emgaug.benchmark.data import LabelledWindows, mix_count
+from emgaug.benchmark.stats import bootstrap_ci, compare_conditions, per_user_accuracy, sd_or_none
+from emgaug.errors import EmgaugError
 
 CONDITIONS = ("RR", "GR", "MR")
+DEFAULT_RESAMPLE_FRACTION = 0.8
 
 
 def score(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> dict[str, Any]:
@@ -30,82 +48,220 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> dic
     }
 
 
-def training_set(condition: str, real: LabelledWindows, synth: LabelledWindows | None, mix_ratio: float,
-                 seed: int) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
-    """(emg, labels, counts) that `condition` trains on for this seed."""
-    if condition == "RR":
-        return real.emg, real.labels, {"real": len(real), "synthetic": 0}
-    if synth is None or len(synth) == 0:
-        raise ValueError(f"{condition} needs a synthetic set")
-    if condition == "GR":
-        return synth.emg, synth.labels, {"real": 0, "synthetic": len(synth)}
-    if condition == "MR":
-        k = mix_count(len(real), mix_ratio, len(synth))
-        pick = np.sort(np.random.default_rng(seed).choice(len(synth), k, replace=False))
-        emg = np.concatenate([real.emg, synth.emg[pick]])
-        labels = np.concatenate([real.labels, synth.labels[pick]])
-        return emg, labels, {"real": len(real), "synthetic": int(k)}
-    raise ValueError(f"unknown condition {condition!r}")
+def condition_label(base: str, augment: str | None = None) -> str:
+    """'GR' for the synthetic set, 'GR:noise' for augmentation `noise`."""
+    return base if augment is None else f"{base}:{augment}"
 
 
-def active_conditions(conditions: tuple[str, ...], has_synthetic: bool) -> list[str]:
-    """The requested conditions that can run: GR and MR need a synthetic set."""
-    return [c for c in conditions if c == "RR" or has_synthetic]
+def parse_condition(label: str) -> tuple[str, str | None]:
+    """'MR:noise' -> ('MR', 'noise'); 'MR' -> ('MR', None)."""
+    base, _, aug = label.partition(":")
+    if base not in CONDITIONS:
+        raise ValueError(f"unknown condition {label!r}")
+    return base, aug or None
+
+
+def resample_indices(labels: np.ndarray, fraction: float, seed: int, strata: np.ndarray | None = None,
+                     stream: int = 0) -> np.ndarray:
+    """Sorted indices of a seeded subsample without replacement: round(fraction * n_g) (>= 1) of each group g of
+    (label, stratum); all indices when fraction >= 1. `stream` separates independent draws of one seed (real vs
+    synthetic windows)."""
+    n = len(labels)
+    if fraction >= 1.0:
+        return np.arange(n)
+    if not 0 < fraction:
+        raise EmgaugError(f"--resample-fraction must be in (0, 1], got {fraction}")
+    rng = np.random.default_rng([int(seed), 0x5EED, int(stream)])
+    key = np.asarray(labels).astype(str).astype(object)
+    if strata is not None:
+        key = key + "|" + np.asarray(strata).astype(str).astype(object)
+    keep = []
+    for g in sorted(set(key.tolist())):
+        idx = np.flatnonzero(key == g)
+        k = max(1, int(round(fraction * len(idx))))
+        keep.append(rng.choice(idx, k, replace=False))
+    return np.sort(np.concatenate(keep)) if keep else np.arange(0)
+
+
+def _strata(w: LabelledWindows) -> np.ndarray | None:
+    return w.meta["split"].to_numpy() if "split" in w.meta else None
+
+
+@dataclass
+class TrainingSet:
+    """What one (condition, seed) trains on; `digest` identifies the exact windows (equal digests = same data)."""
+
+    emg: np.ndarray
+    labels: np.ndarray
+    counts: dict[str, int]
+    digest: str
+
+
+def _calibration_count(w: LabelledWindows, idx: np.ndarray) -> int:
+    return int((w.meta["split"].to_numpy()[idx] == "calibration").sum()) if "split" in w.meta else 0
+
+
+def training_set(condition: str, real: LabelledWindows, synth: LabelledWindows | None, mix_ratio: float, seed: int,
+                 resample_fraction: float = DEFAULT_RESAMPLE_FRACTION,
+                 augment: AugmentSpec | None = None) -> TrainingSet:
+    """The windows `condition` (RR, GR, MR, or GR:<aug> / MR:<aug> with `augment`) trains on for this seed.
+
+    counts: real (of which calibration) and synthetic (or augmented) windows."""
+    base, aug_name = parse_condition(condition)
+    h = hashlib.sha1()
+    real_idx = resample_indices(real.labels, resample_fraction, seed, _strata(real))
+    if base == "RR":
+        h.update(b"real" + real_idx.tobytes())
+        return TrainingSet(real.emg[real_idx], real.labels[real_idx],
+                           {"real": len(real_idx), "calibration": _calibration_count(real, real_idx), "synthetic": 0},
+                           h.hexdigest())
+    if aug_name is not None:
+        if augment is None or augment.name != aug_name:
+            raise ValueError(f"{condition} needs the augmentation {aug_name}")
+        pool = augment.apply(real.subset(real_idx), seed)  # augmented copies of this seed's real subsample
+        h.update(f"{augment.spec}|{seed}|".encode() + real_idx.tobytes())
+        pool_idx = np.arange(len(pool))
+    else:
+        if synth is None or len(synth) == 0:
+            raise ValueError(f"{condition} needs a synthetic set")
+        pool = synth
+        pool_idx = None
+    if base == "GR":
+        if pool_idx is None:  # a fixed synthetic set: resample it like the real windows
+            pool_idx = resample_indices(pool.labels, resample_fraction, seed, stream=1)
+            h.update(b"synth" + pool_idx.tobytes())
+        return TrainingSet(pool.emg[pool_idx], pool.labels[pool_idx], {"real": 0, "calibration": 0,
+                                                                        "synthetic": len(pool_idx)}, h.hexdigest())
+    # MR: this seed's real subsample plus round(mix_ratio * n_real) windows of the pool
+    k = mix_count(len(real_idx), mix_ratio, len(pool))
+    pick = np.sort(np.random.default_rng(seed).choice(len(pool), k, replace=False))
+    h.update(b"real" + real_idx.tobytes() + b"pick" + pick.tobytes())
+    emg = np.concatenate([real.emg[real_idx], pool.emg[pick]])
+    labels = np.concatenate([real.labels[real_idx], pool.labels[pick]])
+    return TrainingSet(emg, labels, {"real": len(real_idx), "calibration": _calibration_count(real, real_idx),
+                                     "synthetic": int(k)}, h.hexdigest())
+
+
+def active_conditions(conditions: Sequence[str], has_synthetic: bool,
+                      augment: Sequence[AugmentSpec] = ()) -> list[str]:
+    """The condition labels that run, in table order: the requested RR/GR/MR (GR and MR need a synthetic set), then
+    GR:<aug> / MR:<aug> for each augmentation and each requested GR/MR."""
+    out = [c for c in CONDITIONS if c in conditions and (c == "RR" or has_synthetic)]
+    out += [condition_label(c, a.name) for a in augment for c in ("GR", "MR") if c in conditions]
+    return out
 
 
 def run_protocols(train: LabelledWindows, test: LabelledWindows, synth: LabelledWindows | None, classifiers: list[str],
                   seeds: list[int], class_names: list[str], mix_ratio: float = 1.0, features: str = "td",
-                  device: str = "cpu", n_jobs: int = 1, conditions: tuple[str, ...] = CONDITIONS,
-                  progress: Callable[[str], Any] | None = None) -> list[dict[str, Any]]:
-    """One result row per (classifier, condition, seed): scores on the real test windows plus training counts/time."""
+                  device: str = "cpu", n_jobs: int = 1, conditions: Sequence[str] = CONDITIONS,
+                  progress: Callable[[str], Any] | None = None, augment: Sequence[AugmentSpec] = (),
+                  resample_fraction: float = DEFAULT_RESAMPLE_FRACTION) -> list[dict[str, Any]]:
+    """One result row per (classifier, condition, seed): scores on the real test windows (pooled and per test user)
+    plus training counts/time."""
     rows = []
-    conds = active_conditions(conditions, synth is not None)
+    conds = active_conditions(conditions, synth is not None, augment)
+    by_name = {a.name: a for a in augment}
+    users = test.meta["user"].to_numpy() if "user" in test.meta else None
     for clf_name in classifiers:
         for cond in conds:
+            aug = by_name.get(parse_condition(cond)[1] or "")
             for seed in seeds:
-                x, y, counts = training_set(cond, train, synth, mix_ratio, seed)
+                ts = training_set(cond, train, synth, mix_ratio, seed, resample_fraction, aug)
                 t0 = time.perf_counter()
                 clf = make_classifier(clf_name, seed=seed, num_classes=len(class_names), features=features,
-                                      device=device, n_jobs=n_jobs).fit(x, y)
+                                      device=device, n_jobs=n_jobs).fit(ts.emg, ts.labels)
                 fit_s = time.perf_counter() - t0
                 pred = clf.predict(test.emg)
-                rows.append({"classifier": clf_name, "condition": cond, "seed": int(seed), **score(test.labels, pred, class_names),
-                             "train_real": counts["real"], "train_synthetic": counts["synthetic"], "test_windows": len(test),
-                             "fit_seconds": round(fit_s, 3), "epochs": getattr(clf, "epochs_run", None)})
+                row = {"classifier": clf_name, "condition": cond, "seed": int(seed),
+                       **score(test.labels, pred, class_names),
+                       "train_real": ts.counts["real"], "train_calibration": ts.counts["calibration"],
+                       "train_synthetic": ts.counts["synthetic"], "test_windows": len(test),
+                       "fit_seconds": round(fit_s, 3), "epochs": getattr(clf, "epochs_run", None),
+                       "training_set_id": ts.digest[:16]}
+                if users is not None:
+                    row["per_user_accuracy"] = per_user_accuracy(test.labels, pred, users)
+                rows.append(row)
                 if progress:
                     progress(f"{clf_name} {cond} seed {seed}")
     return rows
 
 
+def _sd_defined(rs: list[dict[str, Any]]) -> bool:
+    """A seed SD means something unless there is one seed, or a deterministic classifier saw identical data."""
+    if len(rs) < 2:
+        return False
+    same_data = len({r.get("training_set_id") for r in rs}) == 1 and rs[0].get("training_set_id") is not None
+    return not (same_data and rs[0]["classifier"] in DETERMINISTIC_CLASSIFIERS)
+
+
+def _seed_sd(v: np.ndarray, defined: bool) -> float | None:
+    return float(np.std(v, ddof=1)) if defined else None
+
+
 def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mean and SD (ddof=1; 0 for one seed) over seeds of accuracy, macro F1 and per-class accuracy."""
+    """Per (classifier, condition): mean and SD (ddof=1) over seeds of accuracy, macro F1 and per-class accuracy;
+    SDs are None (undefined) for one seed or for a deterministic classifier that saw the same data every seed.
+
+    With per-user accuracies: `per_user` {user: mean, SD over seeds} and the users x seeds cells' mean, SD and 95 %
+    percentile-bootstrap CI (`user_accuracy_*`; each user weighs the same, unlike the pooled accuracy)."""
     out = []
     keys = list(dict.fromkeys((r["classifier"], r["condition"]) for r in rows))
     for clf, cond in keys:
         rs = [r for r in rows if r["classifier"] == clf and r["condition"] == cond]
+        defined = _sd_defined(rs)
         acc = np.array([r["accuracy"] for r in rs])
         f1 = np.array([r["macro_f1"] for r in rs])
         classes = list(rs[0]["per_class_accuracy"])
         pc = {c: float(np.mean([r["per_class_accuracy"][c] for r in rs])) for c in classes}
-        pc_sd = {c: _sd(np.array([r["per_class_accuracy"][c] for r in rs])) for c in classes}
-        out.append({"classifier": clf, "condition": cond, "seeds": len(rs), "accuracy_mean": float(acc.mean()),
-                    "accuracy_sd": _sd(acc), "macro_f1_mean": float(f1.mean()), "macro_f1_sd": _sd(f1),
-                    "per_class_accuracy_mean": pc, "per_class_accuracy_sd": pc_sd})
+        pc_sd = {c: _seed_sd(np.array([r["per_class_accuracy"][c] for r in rs]), defined) for c in classes}
+        item = {"classifier": clf, "condition": cond, "seeds": len(rs), "accuracy_mean": float(acc.mean()),
+                "accuracy_sd": _seed_sd(acc, defined), "macro_f1_mean": float(f1.mean()),
+                "macro_f1_sd": _seed_sd(f1, defined), "per_class_accuracy_mean": pc, "per_class_accuracy_sd": pc_sd,
+                "seed_sd_defined": defined}
+        if all("per_user_accuracy" in r for r in rs):
+            users = list(dict.fromkeys(u for r in rs for u in r["per_user_accuracy"]))
+            item["per_user"] = {}
+            for u in users:
+                v = np.array([r["per_user_accuracy"][u] for r in rs if u in r["per_user_accuracy"]])
+                item["per_user"][u] = {"accuracy_mean": float(v.mean()), "accuracy_sd": _seed_sd(v, defined),
+                                       "seeds": len(v)}
+            # users x seeds cells; when the seeds are copies of one another (undefined seed SD) one cell per user
+            cells = (np.array([a for r in rs for a in r["per_user_accuracy"].values()]) if defined else
+                     np.array([v["accuracy_mean"] for v in item["per_user"].values()]))
+            ci = bootstrap_ci(cells)
+            item.update({"user_cells": len(cells), "user_accuracy_mean": float(cells.mean()),
+                         "user_accuracy_sd": sd_or_none(cells), "user_accuracy_ci95": list(ci) if ci else None})
+        out.append(item)
     return out
 
 
-def average_over_classifiers(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """Table-3 style: per condition, the classifier-average accuracy of each seed, then mean and SD over seeds."""
+def average_over_classifiers(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Table-3 style: per condition, the classifier-average accuracy of each seed, then mean and SD over seeds (None
+    when undefined: one seed, or only deterministic classifiers trained on identical data every seed)."""
     out = {}
-    for cond in CONDITIONS:
+    for cond in dict.fromkeys(r["condition"] for r in rows):
         seeds = sorted({r["seed"] for r in rows if r["condition"] == cond})
-        if not seeds:
-            continue
         per_seed = np.array([np.mean([r["accuracy"] for r in rows if r["condition"] == cond and r["seed"] == s])
                              for s in seeds])
-        out[cond] = {"accuracy_mean": float(per_seed.mean()), "accuracy_sd": _sd(per_seed), "seeds": len(seeds)}
+        clfs = dict.fromkeys(r["classifier"] for r in rows if r["condition"] == cond)
+        defined = any(_sd_defined([r for r in rows if r["condition"] == cond and r["classifier"] == c]) for c in clfs)
+        out[cond] = {"accuracy_mean": float(per_seed.mean()), "accuracy_sd": _seed_sd(per_seed, defined),
+                     "seeds": len(seeds)}
     return out
 
 
-def _sd(v: np.ndarray) -> float:
-    return float(v.std(ddof=1)) if len(v) > 1 else 0.0
+def comparison_pairs(conditions: Sequence[str]) -> list[tuple[str, str]]:
+    """(condition, reference) pairs to test: every GR/MR row against RR, and the synthetic set's GR/MR against each
+    augmentation's GR/MR (does the generator beat the classic augmentation?)."""
+    pairs = [(c, "RR") for c in conditions if c != "RR" and "RR" in conditions]
+    for c in conditions:
+        base, aug = parse_condition(c)
+        if aug is not None and base in conditions:
+            pairs.append((base, c))
+    return pairs
+
+
+def paired_comparisons(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Wilcoxon signed-rank comparisons over (test user, seed) cells for every pair of `comparison_pairs`."""
+    conds = list(dict.fromkeys(r["condition"] for r in rows))
+    return compare_conditions(rows, comparison_pairs(conds))

@@ -15,7 +15,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from emgaug.benchmark.tables import similarity_rows, table2_rows, table3_rows  # noqa: E402
+from emgaug.benchmark.tables import (augment_rows, comparison_rows, per_user_rows, resample_note,  # noqa: E402
+                                    similarity_rows, table2_rows, table3_rows)
 from emgaug.metrics.paired import ENVELOPE_S, envelope  # noqa: E402
 
 MAX_TRACE_CHANNELS = 4
@@ -106,13 +107,15 @@ def accuracy_figure(run: dict[str, Any]) -> str:
     for i, c in enumerate(conds):
         by = {s["classifier"]: s for s in summ if s["condition"] == c}
         x = np.arange(len(clfs)) + (i - (len(conds) - 1) / 2) * w
-        ax.bar(x, [100 * by[k]["accuracy_mean"] for k in clfs], w, yerr=[100 * by[k]["accuracy_sd"] for k in clfs],
-               color=COLORS.get(c), label=c, capsize=3)
+        sd = [by[k]["accuracy_sd"] if k in by and by[k]["accuracy_sd"] is not None else np.nan for k in clfs]
+        ax.bar(x, [100 * by[k]["accuracy_mean"] if k in by else np.nan for k in clfs], w,
+               yerr=[100 * v for v in sd], color=COLORS.get(c), label=c, capsize=3)
     ax.set_xticks(np.arange(len(clfs)), clfs)
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 100)
-    ax.legend(fontsize=8)
-    ax.set_title(f"{run['protocol']}: accuracy on real test windows (mean ± SD over seeds)", fontsize=10)
+    ax.legend(fontsize=8, ncol=max(1, len(conds) // 6))
+    ax.set_title(f"{run['protocol']}: accuracy on real test windows (mean ± SD over seeds; no bar: SD undefined)",
+                 fontsize=10)
     return _png(fig)
 
 
@@ -148,7 +151,12 @@ def render_html(results: dict[str, Any], plots: list[dict[str, Any]]) -> str:
              f"<p>code {html.escape(results['code_version'])}, created {html.escape(results['created_utc'])}; "
              f"classifiers {', '.join(cfg['classifiers']) or 'none'}, {len(cfg['seeds'])} seed(s), features "
              f"{cfg['features']}, MR mix ratio {cfg['mix_ratio']}, device {cfg['device']}. Test data is always the "
-             "real held-out split.</p>"]
+             f"real held-out split; {html.escape(resample_note(cfg))}.</p>"]
+    if results.get("augmentations"):
+        parts += ["<h2>Classic augmentation peers</h2><p>Augmented copies of each seed's real training windows, used "
+                  "in place of the synthetic set (GR:&lt;name&gt;) or added to the real windows (MR:&lt;name&gt;).</p>",
+                  _table(["name", "parameters", "what"],
+                         [[a["name"], json.dumps(a["params"]), a["reference"]] for a in results["augmentations"]])]
     runs = results["runs"]
     if any(r.get("classifier_average") for r in runs):
         parts += ["<h2>Accuracy by split protocol (Table 3 layout)</h2>", _table(*table3_rows(runs))]
@@ -166,8 +174,18 @@ def render_html(results: dict[str, Any], plots: list[dict[str, Any]]) -> str:
                          + (f"; problems: {html.escape('; '.join(leak['problems']))}" if leak["problems"] else "") + "</p>")
         if run.get("summary"):
             parts += ["<h3>Classification accuracy (%) (Table 2 layout)</h3>", _table(*table2_rows(run)),
-                      "<h3>Macro F1 (%)</h3>", _table(*table2_rows(run, "macro_f1")),
-                      accuracy_figure(run), per_class_figure(run)]
+                      "<h3>Macro F1 (%)</h3>", _table(*table2_rows(run, "macro_f1"))]
+            if augment_rows(run)[1]:
+                parts += ["<h3>Classic augmentation peers: accuracy (%)</h3>", _table(*augment_rows(run))]
+            if per_user_rows(run)[1]:
+                parts += ["<h3>Accuracy (%) per test user</h3><p>Mean ± SD over seeds per user; the users × seeds "
+                          "column takes every (user, seed) accuracy as one cell (each user weighs the same) with a 95 % "
+                          "percentile-bootstrap CI; pooled = over all test windows.</p>", _table(*per_user_rows(run))]
+            if run.get("comparisons"):
+                parts += ["<h3>Paired comparisons</h3><p>Condition minus reference, paired by (test user, seed); "
+                          "Wilcoxon signed-rank test (two-sided, zero differences dropped), 95 % bootstrap CI of the "
+                          "mean difference.</p>", _table(*comparison_rows(run))]
+            parts += [accuracy_figure(run), per_class_figure(run)]
         if run.get("similarity"):
             sim = run["similarity"]
             parts.append(f"<h3>Similarity</h3><p>{sim['pairs']} pairs, real windows from split(s): "

@@ -4,21 +4,25 @@ similarity suite between synthetic windows and the real windows of the same cond
 from __future__ import annotations
 
 import datetime as _dt
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 from rich.progress import Progress
 
-from emgaug.benchmark.classifiers import CLASSIFIERS, FEATURE_KINDS
-from emgaug.benchmark.data import (check_leakage, load_split_windows, paired_real_windows, refuse_leaky, resolve_window,
-                                   synthetic_windows)
-from emgaug.benchmark.protocols import (CONDITIONS, active_conditions, average_over_classifiers, run_protocols,
-                                        summarise)
+from emgaug.benchmark.augment import AugmentSpec, parse_augment
+from emgaug.benchmark.classifiers import CLASSIFIERS
+from emgaug.benchmark.config import BenchmarkConfig
+from emgaug.benchmark.data import (check_leakage, load_split_windows, paired_real_windows, real_training_windows,
+                                   refuse_leaky, resolve_window, synthetic_windows)
+from emgaug.benchmark.protocols import (CONDITIONS, DEFAULT_RESAMPLE_FRACTION, active_conditions,
+                                        average_over_classifiers, paired_comparisons, run_protocols, summarise)
 from emgaug.console import console, make_progress
 from emgaug.data.manifest import load_manifest
 from emgaug.errors import EmgaugError
 from emgaug.metrics import paired
+from emgaug.metrics.features import FEATURE_KINDS
 from emgaug.metrics.similarity import similarity_report
 from emgaug.provenance import code_version, command_line, file_sha256
 
@@ -49,12 +53,18 @@ def run_benchmark(manifests: Sequence[str | Path], synthetic: Sequence[Any] = ()
                   max_train_windows: int | None = None, window_s: float | None = None, stride_s: float | None = None,
                   device: str = "auto", dtw_method: str = "exact", dtw_band: float | None = 0.1,
                   n_jobs: int | None = None, out: str | Path | None = None, show_progress: bool = True,
-                  max_memory_gb: float | None = 8.0, conditions: Sequence[str] = CONDITIONS) -> dict[str, Any]:
+                  max_memory_gb: float | None = 8.0, conditions: Sequence[str] = CONDITIONS,
+                  augment: str | Sequence[str | AugmentSpec] | None = (),
+                  resample_fraction: float = DEFAULT_RESAMPLE_FRACTION) -> dict[str, Any]:
     """Benchmark real vs synthetic training data on each manifest; synthetic sets pair with manifests in order.
 
     Returns the results dict (also written as results.json, results.csv and report.html under `out` when given).
     GR/MR refuse a synthetic set conditioned on test angles (metadata or row-range overlap with the test split).
     `conditions` picks a subset of RR/GR/MR, e.g. GR+MR only when one RR run is shared by many synthetic sets.
+    `augment` adds classic augmentations of the real training windows as further GR/MR sources
+    (emgaug.benchmark.augment: e.g. ["noise", "magwarp@sigma=0.3"]). `resample_fraction` (default 0.8): each seed
+    trains on a seeded class-stratified subsample of that fraction of the training windows, so seeds differ for
+    every classifier (1.0 = all windows every seed).
     """
     if not manifests:
         raise EmgaugError("no --manifest given; pass at least one manifest made by `emgaug split`")
@@ -67,32 +77,34 @@ def run_benchmark(manifests: Sequence[str | Path], synthetic: Sequence[Any] = ()
     bad = [c for c in classifiers if c not in CLASSIFIERS]
     if bad:
         raise EmgaugError(f"unknown classifier(s) {', '.join(bad)}; choose from {', '.join(CLASSIFIERS)}")
+    if not 0 < resample_fraction <= 1:
+        raise EmgaugError(f"--resample-fraction must be in (0, 1], got {resample_fraction}")
     seed_list = _seed_list(seeds)
     conditions = tuple(conditions)
     bad = [c for c in conditions if c not in CONDITIONS]
     if bad or not conditions:
         raise EmgaugError(f"unknown condition(s) {', '.join(bad) or '(none given)'}; choose from {', '.join(CONDITIONS)}")
-    if classifiers and not synthetic and "RR" not in conditions:
-        raise EmgaugError(f"conditions {','.join(conditions)} need --synthetic sets; add RR or pass --synthetic")
+    aug_specs = parse_augment(augment)
+    if classifiers and not synthetic and not aug_specs and "RR" not in conditions:
+        raise EmgaugError(f"conditions {','.join(conditions)} need --synthetic sets or --augment; add RR or pass one")
     from emgaug.benchmark.deep import resolve_device
 
     dev = str(resolve_device(device)) if any(c in ("tds_rnn", "neuropose") for c in classifiers) else "cpu"
-    config = {"manifests": [str(m) for m in manifests], "synthetic": [str(s) if isinstance(s, (str, Path)) else "<in-memory>"
-                                                                       for s in synthetic],
-              "classifiers": list(classifiers), "seeds": seed_list, "mix_ratio": mix_ratio, "features": features,
-              "metrics": metrics, "max_test_windows": max_test_windows, "max_train_windows": max_train_windows,
-              "window_s": window_s, "stride_s": stride_s, "device": dev, "dtw_method": dtw_method, "dtw_band": dtw_band,
-              "max_memory_gb": max_memory_gb,
-              "conditions": list(conditions)}
+    config = BenchmarkConfig(
+        manifests=tuple(str(m) for m in manifests),
+        synthetic=tuple(str(s) if isinstance(s, (str, Path)) else "<in-memory>" for s in synthetic),
+        classifiers=tuple(classifiers), seeds=tuple(seed_list), conditions=conditions,
+        augment=tuple(a.spec for a in aug_specs), mix_ratio=mix_ratio, features=features,
+        resample_fraction=float(resample_fraction), metrics=metrics, max_test_windows=max_test_windows,
+        max_train_windows=max_train_windows, window_s=window_s, stride_s=stride_s, device=dev, dtw_method=dtw_method,
+        dtw_band=dtw_band, n_jobs=n_jobs, max_memory_gb=max_memory_gb)
     results: dict[str, Any] = {"tool": "emgaug benchmark", "code_version": code_version(), "command": command_line(),
                                "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                               "config": config, "runs": []}
+                               "config": asdict(config), "augmentations": [a.to_dict() for a in aug_specs],
+                               "runs": []}
     plots = []
     for i, mpath in enumerate(manifests):
-        synth_item = synthetic[i] if synthetic else None
-        run, plot = _run_one(Path(mpath), synth_item, list(classifiers), seed_list, mix_ratio, features, metrics,
-                             max_test_windows, max_train_windows, window_s, stride_s, dev, dtw_method, dtw_band, n_jobs,
-                             show_progress, max_memory_gb, conditions)
+        run, plot = _run_one(Path(mpath), synthetic[i] if synthetic else None, config, aug_specs, show_progress)
         results["runs"].append(run)
         plots.append(plot)
     if out is not None:
@@ -102,15 +114,14 @@ def run_benchmark(manifests: Sequence[str | Path], synthetic: Sequence[Any] = ()
     return results
 
 
-def _run_one(mpath: Path, synth_item: Any, classifiers: list[str], seeds: list[int], mix_ratio: float, features: str,
-             metrics: bool, max_test: int | None, max_train: int | None, window_s: float | None, stride_s: float | None,
-             device: str, dtw_method: str, dtw_band: float | None, n_jobs: int | None,
-             show_progress: bool, max_gb: float | None,
-             conditions: tuple[str, ...] = CONDITIONS) -> tuple[dict[str, Any], dict[str, Any]]:
+def _run_one(mpath: Path, synth_item: Any, config: BenchmarkConfig, augment: list[AugmentSpec],
+             show_progress: bool) -> tuple[dict[str, Any], dict[str, Any]]:
     m = load_manifest(mpath)
     synth, synth_path = _load_synthetic(synth_item) if synth_item is not None else (None, None)
-    window = resolve_window(m, synth.metadata if synth is not None else None, window_s, stride_s)
+    window = resolve_window(m, synth.metadata if synth is not None else None, config.window_s, config.stride_s)
     class_names = [s for s, _ in sorted(m.label_map().items(), key=lambda kv: kv[1])]
+    classifiers = list(config.classifiers)
+    max_train, max_test, max_gb = config.max_train_windows, config.max_test_windows, config.max_memory_gb
     run: dict[str, Any] = {"manifest": str(mpath), "manifest_sha256": file_sha256(mpath), "protocol": m.protocol,
                            "dataset": m.source, "window": window.to_dict(), "classes": class_names,
                            "synthetic": synth_path}
@@ -129,27 +140,34 @@ def _run_one(mpath: Path, synth_item: Any, classifiers: list[str], seeds: list[i
     with (make_progress() if show_progress else Progress(disable=True)) as prog:
         t_read = prog.add_task(f"{m.protocol}: reading real windows", total=None)
         adv = lambda k: prog.advance(t_read, k)  # noqa: E731
-        need_train = bool(classifiers) or (metrics and synth is not None)  # metrics use it for TRTS
-        train = load_split_windows(m, "train", window, max_train, seed=0, progress=adv, max_gb=max_gb) if need_train else None
+        need_train = bool(classifiers) or (config.metrics and synth is not None)  # metrics use it for TRTS
+        train, split_counts = (real_training_windows(m, window, max_train, seed=0, progress=adv, max_gb=max_gb)
+                               if need_train else (None, {}))
         test = load_split_windows(m, "test", window, max_test, seed=0, progress=adv, max_gb=max_gb) if classifiers else None
         prog.update(t_read, total=prog.tasks[t_read].completed)
         synth_lw = synthetic_windows(synth, m, window, m.data_source.num_channels) if synth is not None else None
-        run["counts"] = {"train_windows": len(train) if train is not None else 0,
+        run["counts"] = {"train_windows": len(train) if train is not None else 0, **split_counts,
                          "test_windows": len(test) if test is not None else 0,
                          "synthetic_windows": len(synth_lw) if synth_lw is not None else 0}
+        if test is not None and "user" in test.meta:
+            run["counts"]["test_windows_per_user"] = {str(u): int(n) for u, n in
+                                                      test.meta["user"].astype(str).value_counts().sort_index().items()}
         if classifiers:
             synth_train = synth_lw
             if synth_lw is not None and max_train is not None and len(synth_lw) > max_train:
                 synth_train = synth_lw.subset(np.sort(np.random.default_rng(0).choice(len(synth_lw), max_train, replace=False)))
-            n_cond = len(active_conditions(conditions, synth is not None))
-            t_fit = prog.add_task(f"{m.protocol}: training classifiers", total=len(classifiers) * n_cond * len(seeds))
-            rows = run_protocols(train, test, synth_train, classifiers, seeds, class_names, mix_ratio=mix_ratio,
-                                 features=features, device=device, n_jobs=n_jobs or 1, conditions=conditions,
+            n_cond = len(active_conditions(config.conditions, synth is not None, augment))
+            t_fit = prog.add_task(f"{m.protocol}: training classifiers", total=len(classifiers) * n_cond * len(config.seeds))
+            rows = run_protocols(train, test, synth_train, classifiers, list(config.seeds), class_names,
+                                 mix_ratio=config.mix_ratio, features=config.features, device=config.device,
+                                 n_jobs=config.n_jobs or 1, conditions=config.conditions, augment=augment,
+                                 resample_fraction=config.resample_fraction,
                                  progress=lambda msg: prog.update(t_fit, advance=1, description=f"{m.protocol}: {msg}"))
             run["results"] = rows
             run["summary"] = summarise(rows)
             run["classifier_average"] = average_over_classifiers(rows)
-        if metrics and synth_lw is not None:
+            run["comparisons"] = paired_comparisons(rows)
+        if config.metrics and synth_lw is not None:
             t_pair = prog.add_task(f"{m.protocol}: reading paired real windows", total=None)
             real_p, idx, info = paired_real_windows(m, synth_lw, max_pairs=max_test, seed=0,
                                                     progress=lambda k: prog.advance(t_pair, k))
@@ -161,9 +179,10 @@ def _run_one(mpath: Path, synth_item: Any, classifiers: list[str], seeds: list[i
                 return run, plot
             synth_p = synth_lw.emg[idx]
             t_met = prog.add_task(f"{m.protocol}: similarity metrics", total=len(idx))
-            sim = similarity_report(real_p, synth_p, fs, dtw_method=dtw_method, dtw_band=dtw_band,
+            sim = similarity_report(real_p, synth_p, fs, dtw_method=config.dtw_method, dtw_band=config.dtw_band,
                                     synth_labels=synth_lw.labels[idx], trts_train=(train.emg, train.labels),
-                                    n_jobs=n_jobs, keep_per_pair=True, progress=lambda k: prog.advance(t_met, k))
+                                    n_jobs=config.n_jobs, keep_per_pair=True, features=config.similarity_features,
+                                    progress=lambda k: prog.advance(t_met, k))
             plot["per_pair"] = sim.pop("per_pair")
             sim.update(info)
             run["similarity"] = sim
@@ -176,7 +195,7 @@ def _run_one(mpath: Path, synth_item: Any, classifiers: list[str], seeds: list[i
             _, ps = _mean_psd(synth_p, fs)
             plot["psd"] = {"freqs": f, "real": pr, "synth": ps}
             plot["sample_rate"] = fs
-    if not classifiers and not (metrics and synth is not None):
+    if not classifiers and not (config.metrics and synth is not None):
         console.print(f"[yellow]{mpath}: nothing to do (no classifiers and no synthetic set for metrics)[/yellow]")
     return run, plot
 

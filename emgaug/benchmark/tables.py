@@ -7,27 +7,65 @@ from typing import Any
 
 from rich.table import Table
 
-from emgaug.benchmark.protocols import CONDITIONS
+from emgaug.benchmark.protocols import CONDITIONS, parse_condition
 
 CONDITION_NAMES = {"RR": "Real-only (RR)", "GR": "Synthetic-only (GR)", "MR": "Real + Synthetic (MR)"}
+UNDEFINED = "undefined"
 
 
-def pm(mean: float, sd: float, scale: float = 100.0, digits: int = 1) -> str:
-    return f"{mean * scale:.{digits}f} ± {sd * scale:.{digits}f}"
+def pm(mean: float, sd: float | None, scale: float = 100.0, digits: int = 1) -> str:
+    """'71.2 ± 1.3'; an undefined SD (None: one seed, or a deterministic classifier on identical data) is written out,
+    never shown as 0."""
+    sd_text = UNDEFINED if sd is None or sd != sd else f"{sd * scale:.{digits}f}"
+    return f"{mean * scale:.{digits}f} ± {sd_text}"
+
+
+def condition_name(label: str) -> str:
+    base, aug = parse_condition(label)
+    return CONDITION_NAMES[base] if aug is None else f"{base} with augmentation {aug}"
+
+
+def resample_note(config: dict[str, Any]) -> str:
+    """What the seeds vary, for table captions and the report."""
+    f = config.get("resample_fraction", 1.0)
+    if f is not None and f < 1:
+        return (f"each seed trains on a seeded class-stratified {100 * f:.0f} % subsample of the training windows "
+                "(every condition, RR included), so seed SDs include training-set variation")
+    return ("every seed trains on all training windows; a deterministic classifier (SVM) trained on identical data "
+            "has an undefined seed SD")
 
 
 def table2_rows(run: dict[str, Any], key: str = "accuracy") -> tuple[list[str], list[list[str]]]:
-    """Header and rows: one row per classifier, `key` (accuracy or macro_f1) in % as mean ± SD per condition; for
-    accuracy a last row holds the classifier average (mean ± SD over seeds of the per-seed average)."""
+    """Header and rows: one row per classifier, `key` (accuracy or macro_f1) in % as mean ± SD per RR/GR/MR condition
+    of the synthetic set (augmentations: `augment_rows`); for accuracy a last row holds the classifier average (mean
+    ± SD over seeds of the per-seed average)."""
     conds = [c for c in CONDITIONS if any(s["condition"] == c for s in run.get("summary", []))]
     header = ["Classifier", *conds]
     rows = []
     for clf in dict.fromkeys(s["classifier"] for s in run.get("summary", [])):
         by = {s["condition"]: s for s in run["summary"] if s["classifier"] == clf}
-        rows.append([clf, *[pm(by[c][f"{key}_mean"], by[c][f"{key}_sd"]) for c in conds]])
+        rows.append([clf, *[pm(by[c][f"{key}_mean"], by[c][f"{key}_sd"]) if c in by else "—" for c in conds]])
     avg = run.get("classifier_average", {})
     if avg and key == "accuracy":
-        rows.append(["Average accuracy", *[pm(avg[c]["accuracy_mean"], avg[c]["accuracy_sd"]) for c in conds]])
+        rows.append(["Average accuracy", *[pm(avg[c]["accuracy_mean"], avg[c]["accuracy_sd"]) if c in avg else "—"
+                                           for c in conds]])
+    return header, rows
+
+
+def augment_rows(run: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Classic augmentation peers: one row per GR:<aug> / MR:<aug> condition, accuracy % (mean ± SD over seeds) per
+    classifier and the classifier average."""
+    summ = run.get("summary", [])
+    conds = [c for c in dict.fromkeys(s["condition"] for s in summ) if parse_condition(c)[1] is not None]
+    clfs = list(dict.fromkeys(s["classifier"] for s in summ))
+    header = ["Condition", *clfs, "Average"]
+    rows = []
+    avg = run.get("classifier_average", {})
+    for c in conds:
+        by = {s["classifier"]: s for s in summ if s["condition"] == c}
+        a = avg.get(c)
+        rows.append([c, *[pm(by[k]["accuracy_mean"], by[k]["accuracy_sd"]) if k in by else "—" for k in clfs],
+                     pm(a["accuracy_mean"], a["accuracy_sd"]) if a else "—"])
     return header, rows
 
 
@@ -35,14 +73,50 @@ def table3_rows(runs: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]
     """Header (one column per run's split protocol) and one row per condition (classifier-average accuracy %)."""
     header = ["Setting", *[r["protocol"] for r in runs]]
     rows = []
-    for c in CONDITIONS:
-        if not any(c in r.get("classifier_average", {}) for r in runs):
-            continue
+    conds = list(dict.fromkeys(c for r in runs for c in r.get("classifier_average", {})))
+    for c in conds:
         cells = []
         for r in runs:
             a = r.get("classifier_average", {}).get(c)
             cells.append(pm(a["accuracy_mean"], a["accuracy_sd"]) if a else "—")
-        rows.append([CONDITION_NAMES[c], *cells])
+        rows.append([condition_name(c), *cells])
+    return header, rows
+
+
+def per_user_rows(run: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Accuracy % per test user (mean ± SD over seeds), the users x seeds cells (mean ± SD [95 % bootstrap CI]) and
+    the pooled accuracy, one row per (classifier, condition)."""
+    summ = [s for s in run.get("summary", []) if "per_user" in s]
+    users = list(dict.fromkeys(u for s in summ for u in s["per_user"]))
+    header = ["Classifier", "Condition", *users, "users × seeds [95 % CI]", "pooled"]
+    rows = []
+    for s in summ:
+        cells = [pm(s["per_user"][u]["accuracy_mean"], s["per_user"][u]["accuracy_sd"]) if u in s["per_user"] else "—"
+                 for u in users]
+        ci = s.get("user_accuracy_ci95")
+        ci_text = f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else " [CI undefined]"
+        rows.append([s["classifier"], s["condition"], *cells, pm(s["user_accuracy_mean"], s["user_accuracy_sd"]) + ci_text,
+                     pm(s["accuracy_mean"], s["accuracy_sd"])])
+    return header, rows
+
+
+def _p(p: float | None) -> str:
+    if p is None:
+        return UNDEFINED
+    return f"{p:.3f}" if p >= 1e-3 else f"{p:.1e}"
+
+
+def comparison_rows(run: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Paired comparisons over (test user, seed) cells: difference in accuracy points (mean ± SD, 95 % bootstrap CI),
+    Wilcoxon signed-rank p-value, number of pairs and wins / ties / losses."""
+    header = ["Classifier", "Condition", "vs", "Δ accuracy (points)", "95 % CI", "Wilcoxon p", "pairs", "W/T/L"]
+    rows = []
+    for c in run.get("comparisons", []):
+        ci = c["ci95_difference"]
+        rows.append([c["classifier"], c["condition"], c["reference"],
+                     pm(c["mean_difference"], c["sd_difference"]) if c["mean_difference"] is not None else "—",
+                     f"[{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]" if ci else UNDEFINED, _p(c["p_value"]), str(c["n"]),
+                     f"{c['wins']}/{c['ties']}/{c['losses']}"])
     return header, rows
 
 
@@ -75,8 +149,11 @@ def rich_table(title: str, header: list[str], rows: list[list[str]]) -> Table:
 
 
 def print_tables(results: dict[str, Any], console) -> None:
-    """Table 2 per run, Table 3 across runs, then the similarity table."""
+    """Table 2 per run (with the augmentation peers, per-user accuracy and paired tests), Table 3 across runs, then the
+    similarity table."""
     runs = results["runs"]
+    if any(r.get("summary") for r in runs):
+        console.print(f"Seeds: {resample_note(results['config'])}.")
     for r in runs:
         if r.get("summary"):
             n_seeds = len(results["config"]["seeds"])
@@ -84,6 +161,15 @@ def print_tables(results: dict[str, Any], console) -> None:
                                      f"{n_seeds} seed(s), {r['counts']['test_windows']} real test windows",
                                      *table2_rows(r)))
             console.print(rich_table(f"Macro F1 (%) — {r['protocol']}", *table2_rows(r, "macro_f1")))
+            if augment_rows(r)[1]:
+                console.print(rich_table(f"Classic augmentation peers: accuracy (%) — {r['protocol']}, augmented real "
+                                         "training windows used as the synthetic set", *augment_rows(r)))
+            if per_user_rows(r)[1]:
+                console.print(rich_table(f"Accuracy (%) per test user — {r['protocol']}, mean ± SD over seeds",
+                                         *per_user_rows(r)))
+            if r.get("comparisons"):
+                console.print(rich_table(f"Paired comparisons — {r['protocol']}: condition minus reference over (test "
+                                         "user, seed) pairs, Wilcoxon signed-rank (two-sided)", *comparison_rows(r)))
     if any(r.get("classifier_average") for r in runs):
         console.print(rich_table("Accuracy (%) by split protocol, average over classifiers, mean ± SD over seeds",
                                  *table3_rows(runs)))

@@ -20,7 +20,16 @@ def benchmark(
     conditions: str = typer.Option("RR,GR,MR", help="Comma list of training conditions to run; e.g. GR,MR when one "
                                    "RR run (same manifest, seeds and caps) is shared by several synthetic sets."),
     mix_ratio: float = typer.Option(1.0, help="MR: synthetic windows added per real training window."),
-    features: str = typer.Option("td", help="SVM/RF input: td (time-domain features) or raw (flattened windows, as in the paper)."),
+    features: str = typer.Option("td", help="SVM/RF input (and the discriminative score's): td (time-domain "
+                                 "features), amplitude (log MAV, RMS, WL per channel, floored; suits envelopes) or "
+                                 "raw (flattened windows, as in the paper)."),
+    augment: str = typer.Option("none", help="Classic augmentations of the real training windows, each with its own "
+                                "GR/MR rows: comma list of noise, magwarp, timewarp, crop, gain, mixup; parameters as "
+                                "name@key=value;key=value (e.g. noise@snr_db=20)."),
+    resample_fraction: Optional[float] = typer.Option(None, help="Each seed trains on a seeded class-stratified "
+                                                      "subsample of this fraction of the training windows (every "
+                                                      "condition), so seeds differ for every classifier (default "
+                                                      "0.8); 1 = all windows every seed."),
     metrics: bool = typer.Option(True, "--metrics/--no-metrics", help="Compute similarity metrics (needs --synthetic)."),
     max_test_windows: Optional[int] = typer.Option(None, help="Cap on real test windows and on similarity pairs (seeded subset)."),
     max_train_windows: Optional[int] = typer.Option(None, help="Cap on real and on synthetic training windows (seeded subset)."),
@@ -47,6 +56,8 @@ def benchmark(
                             max_train_windows=max_train_windows, window_s=window_s, stride_s=stride_s, device=device,
                             dtw_method=dtw, dtw_band=dtw_band or None, n_jobs=jobs, out=out,
                             max_memory_gb=max_memory_gb,
-                            conditions=[c.strip().upper() for c in conditions.split(",") if c.strip()])
+                            conditions=[c.strip().upper() for c in conditions.split(",") if c.strip()],
+                            augment=augment,
+                            **({"resample_fraction": resample_fraction} if resample_fraction is not None else {}))
     print_tables(results, console)
     console.print(f"wrote {out / 'results.json'}, {out / 'results.csv'} and {out / 'report.html'}")
