@@ -10,6 +10,7 @@ from rich.progress import ProgressColumn, Task
 from rich.table import Table
 from rich.text import Text
 
+from emgaug.commands.options import check_output_dir, positive
 from emgaug.console import console, make_progress
 from emgaug.synthesis.generate import SynthesisSummary, synthesize_set
 
@@ -35,11 +36,11 @@ def synthesize(
         None, "--kinematics", help="Angles-only input instead of the manifest: an emg2pose HDF5 file, a folder of them, "
         "or a Parquet table (columns in docs/synthetic_schema.md); --split is then ignored."),
     samples_per_window: int = typer.Option(1, "--samples-per-window", min=1, help="Independent noise/h0 draws per angle window."),
-    seed: int = typer.Option(0, "--seed", help="Seed: same seed, batch size, inputs and device give identical EMG."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed: same seed, batch size, inputs and device give identical EMG."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Angle windows per generator call (changes the noise draws)."),
     max_windows: Optional[int] = typer.Option(None, "--max-windows", min=1, help="At most this many angle windows, spread evenly over the selection."),
-    stride_s: Optional[float] = typer.Option(None, "--stride-s", help="Window stride in seconds (default: one window, no overlap)."),
+    stride_s: Optional[float] = typer.Option(None, "--stride-s", callback=positive, help="Window stride in seconds (default: one window, no overlap)."),
     allow_test_leakage: bool = typer.Option(
         False, "--allow-test-leakage", help="Allow conditioning on test-split angles. This leaks the test set into any "
         "benchmark that uses the synthetic set; the choice is recorded in the metadata."),
@@ -55,6 +56,7 @@ def synthesize(
                                              "length in seconds (default 1)."),
 ) -> None:
     """Generate synthetic EMG for chosen angle sequences and write it as a Parquet dataset with full provenance."""
+    check_output_dir(out)
     summary: list[SynthesisSummary] = []
     progress = make_progress(WindowsPerSecond())
     task = progress.add_task("synthesizing windows", total=None)

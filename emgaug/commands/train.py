@@ -9,6 +9,7 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
+from emgaug.commands.options import check_output_dir, non_negative, positive
 from emgaug.console import console
 from emgaug.data.windows import WindowConfig
 from emgaug.errors import EmgaugError
@@ -39,29 +40,31 @@ def train(
     manifest: Path = typer.Option(..., "--manifest", help="Split manifest written by `emgaug split`."),
     model: str = typer.Option("seqemg_gan", "--model", help=f"One of: {', '.join(MODEL_NAMES)}."),
     out: Optional[Path] = typer.Option(None, "--out", help="Checkpoint folder (default runs/<model>-<protocol>)."),
-    epochs: Optional[int] = typer.Option(None, help="Epochs (default: 100 for --profile paper, 30 for fast)."),
-    batch_size: Optional[int] = typer.Option(None, help="Global batch size (default: 32 paper, 64 fast)."),
+    epochs: Optional[int] = typer.Option(None, min=1, help="Epochs (default: 100 for --profile paper, 30 for fast)."),
+    batch_size: Optional[int] = typer.Option(None, min=1, help="Global batch size (default: 32 paper, 64 fast)."),
     profile: str = typer.Option("paper", help="Optimiser profile: paper (SGD as in the paper) or fast (AdamW, cosine)."),
-    seed: int = typer.Option(0, help="Seed of every random draw (init, shuffling, noise, subsampling)."),
+    seed: int = typer.Option(0, min=0, help="Seed of every random draw (init, shuffling, noise, subsampling)."),
     device: str = typer.Option("auto", help="auto (CUDA when present), cpu or cuda."),
     resume: bool = typer.Option(False, "--resume", help="Continue from <out>/last.pt (same result as an uninterrupted run)."),
-    workers: int = typer.Option(0, help="DataLoader worker processes."),
-    window_s: float = typer.Option(1.0, help="Window length in seconds."),
-    stride_s: float = typer.Option(0.5, help="Stride between training windows in seconds."),
-    angle_rate_hz: float = typer.Option(50.0, help="Frame rate of the angle sequence (recurrent parts run at this rate)."),
-    jitter_s: float = typer.Option(0.0, help="Random shift of each training window per epoch, in seconds."),
-    max_train_windows: Optional[int] = typer.Option(None, help="Train on a seeded random subset of this many windows."),
-    max_val_windows: int = typer.Option(64, help="Validation windows scored after every epoch."),
-    alpha: Optional[float] = typer.Option(None, help="SeqEMG-GAN weight of L_GAN in alpha*L_GAN + L_KL (default 2)."),
-    lr: Optional[float] = typer.Option(None, help="Learning rate override for every optimised part."),
+    workers: int = typer.Option(0, min=0, help="DataLoader worker processes."),
+    window_s: float = typer.Option(1.0, callback=positive, help="Window length in seconds."),
+    stride_s: float = typer.Option(0.5, callback=positive, help="Stride between training windows in seconds."),
+    angle_rate_hz: float = typer.Option(50.0, callback=positive, help="Frame rate of the angle sequence (recurrent parts run at this rate)."),
+    jitter_s: float = typer.Option(0.0, callback=non_negative, help="Random shift of each training window per epoch, in seconds."),
+    max_train_windows: Optional[int] = typer.Option(None, min=1, help="Train on a seeded random subset of this many windows."),
+    max_val_windows: int = typer.Option(64, min=0, help="Validation windows scored after every epoch."),
+    alpha: Optional[float] = typer.Option(None, callback=non_negative, help="SeqEMG-GAN weight of L_GAN in alpha*L_GAN + L_KL (default 2)."),
+    lr: Optional[float] = typer.Option(None, callback=positive, help="Learning rate override for every optimised part."),
     amp: str = typer.Option("auto", help="Mixed precision on CUDA: auto (bf16 if supported, else fp16), bf16, fp16, off."),
     best_metric: str = typer.Option("env_corr", help=f"Validation metric that picks best.pt: {', '.join(VAL_METRICS)}."),
     set_option: Optional[list[str]] = typer.Option(None, "--set", help="Model option KEY=VALUE, e.g. hidden=64 (repeatable)."),
     deterministic: bool = typer.Option(False, help="Deterministic cuDNN kernels (exact resume on CUDA; slower)."),
-    norm_rows: Optional[int] = typer.Option(None, help="Normalisation statistics from the first N rows of each train "
+    norm_rows: Optional[int] = typer.Option(None, min=1, help="Normalisation statistics from the first N rows of each train "
                                             "recording (default: every row)."),
 ) -> None:
     """Train a joint-angle -> EMG generator on the manifest's train split; multi-GPU with `torchrun ... emgaug train`."""
+    if out is not None:
+        check_output_dir(out)
     window_cfg = WindowConfig(window_s=window_s, stride_s=stride_s, angle_rate_hz=angle_rate_hz, jitter_s=jitter_s)
     path = train_model(manifest, model, out, epochs=epochs, batch_size=batch_size, profile=profile, seed=seed,
                        device=device, resume=resume, workers=workers, window_cfg=window_cfg,

@@ -83,6 +83,18 @@ class Manifest:
         return write_json_atomic(path, self.to_dict())
 
 
+def is_manifest_file(path: str | Path) -> bool:
+    """True when `path` is a regular file holding a manifest `emgaug split` wrote (what `split --out` may replace)."""
+    path = Path(path)
+    if not path.is_file() or path.is_symlink() or path.stat().st_size > 1 << 30:
+        return False
+    try:
+        d = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return isinstance(d, dict) and "manifest_version" in d and all(k in d for k in ("protocol", "seed", "source", "splits"))
+
+
 def load_manifest(path: str | Path, verify: bool = True) -> Manifest:
     """Read a manifest written by `emgaug split` and re-assert its leakage checks (one-line errors)."""
     path = Path(path)

@@ -11,9 +11,11 @@ A few files get inverse-kinematics failure gaps (angles written as zeros), as re
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import h5py
 import numpy as np
@@ -22,6 +24,7 @@ from scipy import signal
 
 from emgaug.atomic import atomic_path
 from emgaug.data.emg2pose import ANGLES_FIELD, EMG_FIELD, GROUP, TIME_FIELD, TIMESERIES, timeseries_dtype
+from emgaug.errors import EmgaugError
 
 SAMPLE_RATE = 2000.0
 NUM_CHANNELS = 16
@@ -200,27 +203,122 @@ def write_emg2pose_file(path: Path, times: np.ndarray, angles: np.ndarray, emg: 
     """Write one file in exact emg2pose layout (atomically)."""
     rows = np.empty(len(times), dtype=timeseries_dtype(angles.shape[1], emg.shape[1]))
     rows[TIME_FIELD], rows[ANGLES_FIELD], rows[EMG_FIELD] = times, angles, emg
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
+    # checksummed: HDF5's "latest" format checksums every metadata block and fletcher32 every data chunk, so a
+    # flipped byte anywhere in a built-in file is a read error, never a silently different value
+    with atomic_path(path, clean=False) as tmp:
+        with h5py.File(tmp, "w", libver="latest") as f:
             g = f.create_group(GROUP)
             g.create_dataset(TIMESERIES, data=rows, compression="gzip", compression_opts=4, shuffle=True,
-                             chunks=(min(len(rows), 4096),))
+                             fletcher32=True, chunks=(min(len(rows), 4096),))
             for k, v in attrs.items():
                 g.attrs[k] = v
+
+
+MARKER = ".emgaug-simulated.json"  # written last into every built-in dataset: what emgaug may later replace
+MARKER_FORMAT = "emgaug-simulated-dataset"
+KNOWN_STAGES = (*DEFAULT_STAGES, "spread")
+
+
+def simulation_params(seed: int, users: int, sessions: int, reps: int, stages: Sequence[str], ik_failure_rate: float,
+                      held_out_users: int, held_out_stages: int) -> dict[str, Any]:
+    return {"seed": int(seed), "users": int(users), "sessions": int(sessions), "reps": int(reps), "stages": list(stages),
+            "ik_failure_rate": float(ik_failure_rate), "held_out_users": int(held_out_users),
+            "held_out_stages": int(held_out_stages)}
+
+
+def recognise_simulated(folder: Path) -> tuple[dict[str, Any] | None, list[str]]:
+    """Is `folder` a dataset `emgaug simulate` wrote? Returns (its marker, or {} for one written before markers
+    existed; None when it is not one) and the names of entries in it that emgaug did not write."""
+    names = sorted(p.name for p in folder.iterdir())
+    marker_path = folder / MARKER
+    if marker_path.is_file() and not marker_path.is_symlink():
+        try:
+            marker = json.loads(marker_path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            marker = None
+        if isinstance(marker, dict) and marker.get("format") == MARKER_FORMAT and isinstance(marker.get("files"), dict):
+            ours = {MARKER, "metadata.csv", *map(str, marker["files"])}
+            return marker, [n for n in names if n not in ours]
+    # older built-in datasets: metadata.csv of simulated users (sim000, ...) and the HDF5 files it lists
+    try:
+        meta = pd.read_csv(folder / "metadata.csv", dtype=str, keep_default_na=False)
+        listed = {f"{f}.hdf5" for f in meta["filename"]}
+        simulated = len(meta) > 0 and meta["user"].map(lambda u: re.fullmatch(r"sim\d{3}", u) is not None).all()
+    except (OSError, KeyError, ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return None, names
+    if not simulated or not any(n in listed for n in names):
+        return None, names
+    return {}, [n for n in names if n not in listed | {"metadata.csv"}]
+
+
+def _prepare_out(out: Path, params: dict[str, Any], overwrite: bool) -> bool:
+    """Check `out` before writing; True when it already holds this exact dataset (nothing to do).
+
+    emgaug only ever replaces a dataset it wrote itself, and only with `overwrite` (or when the settings are the
+    same, so the result would be identical); a folder holding anything else is refused, never deleted."""
+    if not (out.exists() or out.is_symlink()):
+        return False
+    if not out.is_dir():
+        raise EmgaugError(f"{out}: exists and is not a folder; choose another --out (emgaug never replaces a file it did "
+                          "not write)")
+    try:
+        empty = not any(out.iterdir())
+    except OSError as e:
+        raise EmgaugError(f"{out}: cannot list the folder ({e.strerror or e}); check its permissions") from e
+    if empty:
+        return False
+    marker, foreign = recognise_simulated(out)
+    if marker is None:
+        example = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise EmgaugError(f"{out}: folder is not empty and is not a dataset written by `emgaug simulate` ({example}); "
+                          "emgaug never deletes what it did not write: choose another --out or empty the folder yourself")
+    if foreign:
+        example = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise EmgaugError(f"{out}: holds a simulated dataset plus files emgaug did not write ({example}); move them out "
+                          "or choose another --out (even --overwrite never deletes them)")
+    if marker and marker.get("params") == params and _files_intact(out, marker):
+        return True
+    if not overwrite:
+        what = "other settings" if marker else "an older emgaug (settings unknown)"
+        raise EmgaugError(f"{out}: holds a dataset written by `emgaug simulate` with {what}; pass --overwrite to "
+                          "replace it (the new one replaces it only once complete) or choose another --out")
+    return False
+
+
+def _files_intact(out: Path, marker: dict[str, Any]) -> bool:
+    try:
+        return all((out / name).stat().st_size == int(size) for name, size in marker["files"].items())
+    except (OSError, TypeError, ValueError):
+        return False
 
 
 def simulate_dataset(out_dir: str | Path, seed: int = 0, users: int = 4, sessions: int = 2, reps: int = 3,
                      stages: Sequence[str] = DEFAULT_STAGES, ik_failure_rate: float = 0.15,
                      held_out_users: int = 1, held_out_stages: int = 2,
-                     progress: Callable[[int, int], None] | None = None) -> Path:
+                     progress: Callable[[int, int], None] | None = None, overwrite: bool = False) -> Path:
     """Write the built-in dataset (HDF5 files + metadata.csv) to `out_dir`; returns the folder.
 
     Users alternate right/left hand; each (user, session, stage) is one file of `reps` repetitions.
     held_out_user / held_out_stage / split / generalization columns follow emg2pose's conventions.
+    An existing `out_dir` is kept when it already holds the same dataset, replaced only when it is one emgaug wrote
+    and `overwrite` is set, and refused otherwise (see `_prepare_out`).
     """
     out = Path(out_dir)
+    stages = list(stages)
     if users < 1 or sessions < 1 or reps < 1 or not stages:
-        raise ValueError("users, sessions, reps and stages must all be >= 1")
+        raise EmgaugError("--users, --sessions and --reps must be >= 1 and --stages must name at least one stage")
+    unknown = [s for s in stages if s not in KNOWN_STAGES]
+    if unknown:
+        raise EmgaugError(f"unknown simulated stage(s) {', '.join(map(repr, unknown))}; choose from {', '.join(KNOWN_STAGES)}")
+    if len(set(stages)) != len(stages):
+        raise EmgaugError(f"--stages lists a stage twice ({', '.join(stages)}); name each once")
+    if seed < 0:
+        raise EmgaugError(f"--seed must be >= 0 (got {seed})")
+    if held_out_users < 0 or held_out_stages < 0 or not (0.0 <= ik_failure_rate <= 1.0):
+        raise EmgaugError("--held-out-users and --held-out-stages must be >= 0 (and the IK-failure rate in [0, 1])")
+    params = simulation_params(seed, users, sessions, reps, stages, ik_failure_rate, held_out_users, held_out_stages)
+    if _prepare_out(out, params, overwrite):
+        return out
     rng_master = np.random.default_rng(seed)
     user_ids = [f"sim{u:03d}" for u in range(users)]
     held_users = set(user_ids[users - held_out_users:]) if 0 < held_out_users < users else set()
@@ -264,4 +362,7 @@ def simulate_dataset(out_dir: str | Path, seed: int = 0, users: int = 4, session
                     if progress:
                         progress(done, total)
         pd.DataFrame(rows).to_csv(tmp / "metadata.csv", index=False)
+        files = {p.name: p.stat().st_size for p in sorted(tmp.glob("*.hdf5"))}
+        (tmp / MARKER).write_text(json.dumps({"format": MARKER_FORMAT, "version": 1, "params": params,
+                                              "files": files}, indent=1) + "\n")
     return out
