@@ -177,6 +177,7 @@ class SyntheticWriter:
                     c for c in LABEL_COLUMNS if self.schema.field(c).type == pa.string()),
                 use_byte_stream_split=["emg.list.element", "angles.list.element"],
                 write_statistics=["row_id", "window_index", "sample_index", "start", "stop"],
+                write_page_checksum=True,  # CRC32 per page, verified on read: a flipped byte is an error, not data
             )
         return w
 
@@ -229,21 +230,81 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     if not path.is_dir():
         raise EmgaugError(f"{path}: synthetic set not found; pass the folder written by `emgaug synthesize`")
     meta_file = path / METADATA_FILE
-    if meta_file.is_file():
-        meta = json.loads(meta_file.read_text())
-    else:
-        parts = part_files(path)
-        if not parts:
-            raise EmgaugError(f"{path}: not an emgaug synthetic set (no {METADATA_FILE}, no stage=*/ parts); "
-                              "re-run `emgaug synthesize`")
-        raw = (pq.read_schema(parts[0][1]).metadata or {}).get(METADATA_KEY)
-        if raw is None:
-            raise EmgaugError(f"{parts[0][1]}: Parquet file carries no emgaug metadata; it was not written by emgaug")
-        meta = json.loads(raw)
-    if int(meta.get("schema_version", 0)) > SCHEMA_VERSION:
+    source: Path = meta_file
+    try:
+        if meta_file.is_file():
+            meta = json.loads(meta_file.read_bytes())
+        else:
+            parts = part_files(path)
+            if not parts:
+                raise EmgaugError(f"{path}: not an emgaug synthetic set (no {METADATA_FILE}, no stage=*/ parts); "
+                                  "re-run `emgaug synthesize`")
+            source = parts[0][1]
+            raw = (pq.read_schema(source).metadata or {}).get(METADATA_KEY)
+            if raw is None:
+                raise EmgaugError(f"{source}: Parquet file carries no emgaug metadata; it was not written by emgaug")
+            meta = json.loads(raw)
+    except (OSError, ValueError, pa.ArrowException) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise EmgaugError(f"{source}: unreadable synthetic-set metadata ({_one_line(e)}); re-run `emgaug synthesize`") from e
+    try:
+        if not isinstance(meta, dict):
+            raise TypeError("not a JSON object")
+        version = int(meta.get("schema_version", 0))
+        if min(d for shape in _shapes(meta) for d in shape) <= 0:
+            raise ValueError("array dimensions must be positive")
+    except (KeyError, TypeError, ValueError) as e:
+        raise EmgaugError(f"{source}: synthetic-set metadata lacks valid emg_shape / angle_shape / schema_version "
+                          f"({_one_line(e)}); re-run `emgaug synthesize`") from e
+    if version > SCHEMA_VERSION:
         raise EmgaugError(f"{path}: written with schema version {meta['schema_version']} (this emgaug reads "
                           f"<= {SCHEMA_VERSION}); upgrade emgaug")
     return meta
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _check_finite(f: Path, first_row: int, emg: np.ndarray, ang: np.ndarray) -> None:
+    """Refuse NaN/inf in a synthetic set, naming the part file, the channel and the rows (windows) of that part."""
+    for what, arr in (("EMG", emg), ("angles", ang)):
+        bad = ~np.isfinite(arr).reshape(arr.shape[0], arr.shape[1], -1).all(axis=2)  # (windows, channels)
+        if bad.any():
+            rows, chans = np.nonzero(bad)
+            ch = int(chans[0])
+            hit = np.flatnonzero(bad[:, ch])
+            raise EmgaugError(f"{f}: {what} channel {ch} holds NaN/inf in rows {first_row + int(hit[0])}:"
+                              f"{first_row + int(hit[-1]) + 1} of this part; the synthetic set is corrupt, re-run "
+                              "`emgaug synthesize`")
+
+
+def _part_batches(f: Path, batch_windows: int, shapes: tuple[tuple[int, int], tuple[int, int]], with_mask: bool):
+    """(first row, emg, angles, labels source batch, angle_mask or None) per batch of one part file, checked:
+    page checksums verified, required columns present, shapes consistent, values finite; one-line errors."""
+    (C, T), (J, Ta) = shapes
+    first = 0
+    try:
+        pf = pq.ParquetFile(f, page_checksum_verification=True)
+        need = ("emg", "angles", "angle_mask", "row_id", "valid_samples", *REQUIRED_LABELS[1:])
+        missing = [c for c in need if c not in pf.schema_arrow.names]
+        if missing:
+            raise EmgaugError(f"{f}: part file lacks column(s) {', '.join(missing)}; it was not written by `emgaug "
+                              "synthesize` (or was edited), re-run it")
+        for batch in pf.iter_batches(batch_size=batch_windows):
+            emg = _fixed_list_to_numpy(batch.column("emg"), (C, T), np.float32)
+            ang = _fixed_list_to_numpy(batch.column("angles"), (J, Ta), np.float32)
+            mask = _fixed_list_to_numpy(batch.column("angle_mask"), (Ta,), bool) if with_mask else None
+            if not (len(emg) == len(ang) == batch.num_rows and (mask is None or len(mask) == batch.num_rows)):
+                raise ValueError(f"array columns hold {len(emg)} / {len(ang)} windows for {batch.num_rows} rows")
+            _check_finite(f, first, emg, ang)
+            yield first, emg, ang, batch, mask
+            first += batch.num_rows
+    except EmgaugError:
+        raise
+    except (OSError, ValueError, TypeError, KeyError, IndexError, pa.ArrowException) as e:
+        raise EmgaugError(f"{f}: unreadable or inconsistent part file ({_one_line(e)}); the synthetic set is corrupt or "
+                          "truncated, re-run `emgaug synthesize`") from e
 
 
 def part_files(path: str | Path) -> list[tuple[str, Path]]:
@@ -283,14 +344,11 @@ def iter_synthetic(path: str | Path, batch_windows: int = 256, with_mask: bool =
     gives the global generation order. Memory holds one chunk (plus one Parquet row group) at a time.
     """
     meta = read_metadata(path)
-    (C, T), (J, Ta) = _shapes(meta)
     for stage, f in part_files(path):
-        for batch in pq.ParquetFile(f).iter_batches(batch_size=batch_windows):
-            emg = _fixed_list_to_numpy(batch.column("emg"), (C, T), np.float32)
-            ang = _fixed_list_to_numpy(batch.column("angles"), (J, Ta), np.float32)
+        for _, emg, ang, batch, mask in _part_batches(f, batch_windows, _shapes(meta), with_mask):
             labels = _labels_frame(batch, stage)
             if with_mask:
-                yield emg, ang, labels, _fixed_list_to_numpy(batch.column("angle_mask"), (Ta,), bool)
+                yield emg, ang, labels, mask
             else:
                 yield emg, ang, labels
 
@@ -300,8 +358,18 @@ def read_synthetic(path: str | Path, batch_windows: int = 512) -> SyntheticSet:
     meta = read_metadata(path)
     (C, T), (J, Ta) = _shapes(meta)
     parts = part_files(path)
-    row_ids = [pq.read_table(f, columns=["row_id"]).column("row_id").to_numpy() for _, f in parts]
+    row_ids = []
+    for _, f in parts:
+        try:
+            row_ids.append(pq.read_table(f, columns=["row_id"], page_checksum_verification=True)
+                           .column("row_id").to_numpy())
+        except (OSError, ValueError, KeyError, pa.ArrowException) as e:
+            raise EmgaugError(f"{f}: unreadable part file ({_one_line(e)}); the synthetic set is corrupt or truncated, "
+                              "re-run `emgaug synthesize`") from e
     all_ids = np.concatenate(row_ids) if row_ids else np.zeros(0, dtype=np.int64)
+    if len(np.unique(all_ids)) != len(all_ids):
+        raise EmgaugError(f"{path}: row_id values repeat across the part files; the set was edited or merged, re-run "
+                          "`emgaug synthesize`")
     N = len(all_ids)
     rank = np.empty(N, dtype=np.int64)
     rank[np.argsort(all_ids, kind="stable")] = np.arange(N)
@@ -310,11 +378,12 @@ def read_synthetic(path: str | Path, batch_windows: int = 512) -> SyntheticSet:
     mask = np.empty((N, Ta), dtype=bool)
     frames, pos = [], 0
     for stage, f in parts:
-        for batch in pq.ParquetFile(f).iter_batches(batch_size=batch_windows):
+        for _, e_b, a_b, batch, m_b in _part_batches(f, batch_windows, ((C, T), (J, Ta)), True):
+            if pos + batch.num_rows > N:
+                raise EmgaugError(f"{f}: holds more rows than its row_id column said; the set is corrupt, re-run "
+                                  "`emgaug synthesize`")
             dest = rank[pos:pos + batch.num_rows]
-            emg[dest] = _fixed_list_to_numpy(batch.column("emg"), (C, T), np.float32)
-            ang[dest] = _fixed_list_to_numpy(batch.column("angles"), (J, Ta), np.float32)
-            mask[dest] = _fixed_list_to_numpy(batch.column("angle_mask"), (Ta,), bool)
+            emg[dest], ang[dest], mask[dest] = e_b, a_b, m_b
             df = _labels_frame(batch, stage)
             df.index = dest
             frames.append(df)

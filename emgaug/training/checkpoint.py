@@ -50,7 +50,28 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise EmgaugError(f"{path}: checkpoint lacks {', '.join(missing)}; it is damaged or from another version, re-train")
     if ck.get("format_version", 0) > FORMAT_VERSION:
         raise EmgaugError(f"{path}: checkpoint format {ck['format_version']} is newer than this emgaug; upgrade emgaug")
+    _check_finite(ck, path)
     return ck
+
+
+def _check_finite(ck: dict[str, Any], path: Path) -> None:
+    """Refuse weights or normalisation statistics holding NaN/inf: such a generator can only emit garbage."""
+    state = ck["model_state"]
+    if not isinstance(state, dict):
+        raise EmgaugError(f"{path}: checkpoint model_state is not a state dict; it is damaged, re-train")
+    for name, t in state.items():
+        if isinstance(t, torch.Tensor) and (t.is_floating_point() or t.is_complex()) and not bool(torch.isfinite(t).all()):
+            raise EmgaugError(f"{path}: weight {name} holds NaN/inf; the checkpoint is unusable, use an earlier one or "
+                              "re-train (check the data, or lower --lr)")
+    norm = ck["norm"] if isinstance(ck["norm"], dict) else {}
+    for key in ("emg_mean", "emg_std", "angle_mean", "angle_std"):
+        try:
+            ok = bool(torch.isfinite(torch.as_tensor(norm[key], dtype=torch.float64)).all()) if key in norm else True
+        except (TypeError, ValueError, RuntimeError):
+            ok = False
+        if not ok:
+            raise EmgaugError(f"{path}: normalisation statistic {key} is not a finite vector; the checkpoint is damaged, "
+                              "re-train")
 
 
 def model_from_checkpoint(ck: dict[str, Any], path: str | Path = "<checkpoint>") -> EMGGenerator:

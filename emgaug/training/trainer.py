@@ -285,8 +285,10 @@ def _train_sgd(model: EMGGenerator, td, val: ValSet | None, cfg: TrainConfig, ct
             sched.step()
         train_logs = D.mean_across(ctx, {k: float(v) / max(1, steps) for k, v in sums.items()})
         if any(not math.isfinite(v) for v in train_logs.values()):
+            kept = (f"the last good checkpoint is {last} (epoch {epoch})" if last.is_file()
+                    else "no checkpoint was written")
             raise EmgaugError(f"training diverged in epoch {epoch + 1} (non-finite loss {train_logs}); "
-                              f"lower --lr or try --profile fast; the last good checkpoint is {last}")
+                              f"lower --lr or try --profile fast; {kept}")
         rngs = D.gather_objects(ctx, rng_state())
         if ctx.is_main:
             metrics = validate(model, val, model.window.sample_rate, cfg.seed, per_rank, device, amp_dtype) if val else {}
