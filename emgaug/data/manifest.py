@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -40,30 +41,64 @@ class Manifest:
     code_version: str = ""
     path: Path | None = None
 
+    def dataset_root(self) -> Path:
+        """The dataset folder, wherever the command runs: `root_from_manifest` (written by `save`, relative to the
+        manifest's folder) first; then the recorded `root` if absolute, else relative to the working directory, the
+        manifest's folder or one of its parents (manifests written before roots were stored relative to them)."""
+        root = Path(str(self.source["root"]))
+        rel = self.source.get("root_from_manifest")
+        tried: list[Path] = []
+        if isinstance(rel, str) and self.path is not None:
+            cand = self.path.parent / rel
+            if cand.is_dir():
+                return cand
+            tried.append(cand)
+        if root.is_absolute() or self.path is None:
+            return root
+        if root.is_dir():
+            return root
+        tried.append(Path.cwd() / root)
+        for folder in self.path.resolve().parents:
+            cand = folder / root
+            if cand.is_dir():
+                return cand
+        raise EmgaugError(f"{self.path}: dataset folder {root} not found (looked in {', '.join(map(str, tried))} and "
+                          f"above the manifest's folder); restore the data or re-run `emgaug split`")
+
     @cached_property
     def data_source(self) -> DatasetSource:
-        root = Path(self.source["root"])
-        if not root.is_absolute() and self.path is not None and not root.is_dir():
-            cand = (self.path.parent / root)
-            root = cand if cand.is_dir() else root
-        options = {k: v for k, v in self.source.items() if k not in ("kind", "root")}
+        options = {k: v for k, v in self.source.items() if k not in ("kind", "root", "root_from_manifest")}
         if options.get("sample_rate_source", "argument") != "argument":
             options.pop("sample_rate", None)  # the reader derives it again, as it did when the split was made
-        return open_source(root, self.source.get("kind", "auto"), **options)
+        return open_source(self.dataset_root(), self.source.get("kind", "auto"), **options)
+
+    @cached_property
+    def _checked_against_data(self) -> dict[str, Recording]:
+        """Every entry of every split must describe its recording as the data does (file, user, session, stage) and
+        stay within its rows: the leakage check ran on the entries' labels, so this makes it hold for the data."""
+        by_key = self.data_source.by_key()
+        for split, entries in self.splits.items():
+            for e in entries:
+                rec = by_key.get(e["key"])
+                if rec is None:
+                    raise EmgaugError(f"{self.path}: recording {e['key']} ({split}) is not in {self.data_source.root}; "
+                                      "the data changed since the split was made, re-run `emgaug split`")
+                for f in ("filename", "user", "session", "stage"):
+                    if str(e[f]) != str(getattr(rec, f)):
+                        raise EmgaugError(f"{self.path}: entry {e['key']} in '{split}' says {f} {e[f]!r} but the data "
+                                          f"says {getattr(rec, f)!r}; the manifest was edited, re-run `emgaug split`")
+                if not rec.start <= int(e["start"]) < int(e["stop"]) <= rec.stop:
+                    raise EmgaugError(f"{self.path}: entry {e['key']} in '{split}' covers rows {e['start']}:{e['stop']} "
+                                      f"outside the recording's {rec.start}:{rec.stop}; re-run `emgaug split`")
+        return by_key
 
     def recordings(self, split: str) -> list[Recording]:
         """The split's recordings, each narrowed to the row range the manifest assigns."""
         if split not in self.splits:
             raise EmgaugError(f"{self.path}: manifest has no '{split}' split (has {', '.join(self.splits)})")
-        by_key = self.data_source.by_key()
-        out = []
-        for e in self.splits[split]:
-            rec = by_key.get(e["key"])
-            if rec is None:
-                raise EmgaugError(f"{self.path}: recording {e['key']} is not in {self.data_source.root}; "
-                                  "the data changed since the split was made, re-run `emgaug split`")
-            out.append(dataclasses.replace(rec, start=int(e["start"]), stop=int(e["stop"])))
-        return out
+        by_key = self._checked_against_data
+        return [dataclasses.replace(by_key[e["key"]], start=int(e["start"]), stop=int(e["stop"]))
+                for e in self.splits[split]]
 
     def label_map(self) -> dict[str, int]:
         """Stage name -> class index over every split (sorted, so it is stable across runs)."""
@@ -79,7 +114,19 @@ class Manifest:
                 "params": self.params, "code_version": self.code_version, "counts": self.counts, "splits": self.splits}
 
     def save(self, path: str | Path) -> Path:
+        """Write the manifest; the dataset root is also recorded relative to the manifest's folder, so the manifest
+        keeps working from any working directory (and when manifest and data move together)."""
+        try:
+            root = self.dataset_root()  # where the data is now (relative to the old manifest path when re-saved)
+        except EmgaugError:
+            root = Path(str(self.source["root"]))
         self.path = Path(path)
+        try:
+            rel = os.path.relpath(root.resolve(), self.path.resolve().parent)
+        except (ValueError, OSError):  # another drive (Windows) or an unresolvable path: keep the plain root only
+            rel = None
+        if rel is not None:
+            self.source = {**self.source, "root_from_manifest": Path(rel).as_posix()}
         return write_json_atomic(path, self.to_dict())
 
 
@@ -95,22 +142,66 @@ def is_manifest_file(path: str | Path) -> bool:
     return isinstance(d, dict) and "manifest_version" in d and all(k in d for k in ("protocol", "seed", "source", "splits"))
 
 
+ENTRY_FIELDS = ("key", "filename", "user", "session", "stage", "start", "stop")
+
+
+def _check_structure(d: Any, path: Path) -> None:
+    """The JSON must have the shape `emgaug split` writes (one-line errors, so nothing downstream trips on it)."""
+    def bad(what: str) -> EmgaugError:
+        return EmgaugError(f"{path}: {what}; the manifest is damaged or hand-edited, re-create it with `emgaug split`")
+
+    if not isinstance(d, dict):
+        raise bad("not a JSON object")
+    for k in ("protocol", "seed", "source", "splits"):
+        if k not in d:
+            raise EmgaugError(f"{path}: manifest lacks '{k}'; re-create it with `emgaug split`")
+    if not isinstance(d["protocol"], str):
+        raise bad("'protocol' is not a string")
+    if isinstance(d["seed"], bool) or not isinstance(d["seed"], int):
+        raise bad("'seed' is not an integer")
+    if not isinstance(d["source"], dict) or not isinstance(d["source"].get("root"), str) or not d["source"]["root"]:
+        raise bad("'source' lacks a dataset 'root' path")
+    if not isinstance(d.get("params", {}), dict) or not isinstance(d.get("counts", {}), dict):
+        raise bad("'params' or 'counts' is not an object")
+    if not isinstance(d["splits"], dict) or not d["splits"]:
+        raise bad("'splits' is not an object of splits")
+    for split, entries in d["splits"].items():
+        if not isinstance(entries, list):
+            raise bad(f"split '{split}' is not a list of entries")
+        for i, e in enumerate(entries):
+            if not isinstance(e, dict):
+                raise bad(f"entry {i} of '{split}' is not an object")
+            missing = [f for f in ENTRY_FIELDS if f not in e]
+            if missing:
+                raise bad(f"entry {i} of '{split}' lacks {', '.join(missing)}")
+            for f in ("start", "stop"):
+                if isinstance(e[f], bool) or not isinstance(e[f], int) or e[f] < 0:
+                    raise bad(f"entry {i} of '{split}' has {f} {e[f]!r}, not a row number")
+            for f in ("key", "filename", "user", "session", "stage"):
+                if not isinstance(e[f], (str, int)) or isinstance(e[f], bool):
+                    raise bad(f"entry {i} of '{split}' has {f} {e[f]!r}, not a name")
+    gap = d.get("params", {}).get("gap_rows", 0)
+    if isinstance(gap, bool) or not isinstance(gap, int) or gap < 0:
+        raise bad(f"params.gap_rows {gap!r} is not a row count")
+
+
 def load_manifest(path: str | Path, verify: bool = True) -> Manifest:
     """Read a manifest written by `emgaug split` and re-assert its leakage checks (one-line errors)."""
     path = Path(path)
     if not path.is_file():
         raise EmgaugError(f"{path}: manifest not found; create one with `emgaug split`")
     try:
-        d = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        d = json.loads(path.read_bytes())
+    except (ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError, absurd nesting
         raise EmgaugError(f"{path}: not valid JSON ({e}); re-create it with `emgaug split`") from e
-    for k in ("protocol", "seed", "source", "splits"):
-        if k not in d:
-            raise EmgaugError(f"{path}: manifest lacks '{k}'; re-create it with `emgaug split`")
+    _check_structure(d, path)
     m = Manifest(protocol=d["protocol"], seed=int(d["seed"]), source=d["source"], splits=d["splits"],
                  params=d.get("params", {}), counts=d.get("counts", {}), code_version=d.get("code_version", ""), path=path)
     if verify:
-        from emgaug.data.splits import verify_manifest  # splits builds on this module
+        from emgaug.data.splits import PROTOCOLS, verify_manifest  # splits builds on this module
 
+        if m.protocol not in PROTOCOLS:
+            raise EmgaugError(f"{path}: unknown protocol {m.protocol!r} (known: {', '.join(PROTOCOLS)}); re-create the "
+                              "manifest with `emgaug split`")
         verify_manifest(m)
     return m
