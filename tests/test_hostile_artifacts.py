@@ -95,6 +95,14 @@ def test_a_flipped_byte_in_a_part_file_is_refused(good_set):
     big = max(chunks, key=lambda c: c.total_compressed_size)
     raw[big.data_page_offset + big.total_compressed_size // 2] ^= 0x40
     f.write_bytes(bytes(raw))
+    with pytest.raises(EmgaugError, match="SHA-256 differs"):
+        read_synthetic(good_set)
+    # a set written before per-part checksums: the Parquet page CRCs still catch it
+    from emgaug.synthesis.schema import METADATA_FILE
+
+    meta = json.loads((good_set / METADATA_FILE).read_text())
+    del meta["part_sha256"]
+    (good_set / METADATA_FILE).write_text(json.dumps(meta))
     with pytest.raises(EmgaugError, match="unreadable or inconsistent part file"):
         read_synthetic(good_set)
 
@@ -122,3 +130,25 @@ def test_malformed_synthetic_sets_are_one_line_errors(good_set, damage):
     with pytest.raises(EmgaugError) as e:
         read_synthetic(good_set)
     assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("damage", ["swap_parts", "remove_part", "extra_part", "emptied_part"])
+def test_parts_must_match_the_checksums_and_counts_in_the_metadata(good_set, damage):
+    parts = part_files(good_set)
+    (s1, f1), (s2, f2) = parts[0], parts[1]
+    if damage == "swap_parts":  # stage labels come from the folder names: a swap relabels every window
+        tmp = f1.with_suffix(".x")
+        f1.rename(tmp)
+        f2.rename(f1)
+        tmp.rename(f2)
+    elif damage == "remove_part":
+        shutil.rmtree(f2.parent)
+    elif damage == "extra_part":
+        (good_set / "stage=pinch").mkdir()
+        shutil.copy(f1, good_set / "stage=pinch" / f1.name)
+    elif damage == "emptied_part":
+        t = pq.read_table(f1)
+        pq.write_table(t.slice(0, 0), f1)
+    with pytest.raises(EmgaugError) as e:
+        read_synthetic(good_set)
+    assert "re-run `emgaug synthesize`" in str(e.value) and "\n" not in str(e.value)

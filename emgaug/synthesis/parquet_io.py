@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from emgaug.atomic import atomic_path, json_default, write_json_atomic
 from emgaug.errors import EmgaugError
+from emgaug.provenance import file_sha256
 from emgaug.synthesis.schema import (
     ARRAY_COLUMNS, LABEL_COLUMNS, METADATA_FILE, METADATA_KEY, PART_NAME, PARTITION_KEY, SCHEMA_VERSION,
     arrow_schema,
@@ -187,9 +188,11 @@ class SyntheticWriter:
         for w in self._writers.values():
             w.close()
         self._writers.clear()
+        partitions = {s: f"{partition_dir(s)}/{PART_NAME}" for s in sorted(self._rows_per_stage)}
         meta = {**self.metadata, "num_rows": self._next_row,
-                "rows_per_stage": dict(sorted(self._rows_per_stage.items())),
-                "partitions": {s: f"{partition_dir(s)}/{PART_NAME}" for s in sorted(self._rows_per_stage)}}
+                "rows_per_stage": dict(sorted(self._rows_per_stage.items())), "partitions": partitions,
+                # a replaced, swapped, renamed or edited part no longer matches: refused on read
+                "part_sha256": {rel: file_sha256(self.tmp_dir / rel) for rel in partitions.values()}}
         write_json_atomic(self.tmp_dir / METADATA_FILE, json.loads(json.dumps(meta, default=json_default)))
 
     def _close_quietly(self) -> None:
@@ -315,6 +318,49 @@ def part_files(path: str | Path) -> list[tuple[str, Path]]:
     return out
 
 
+def verified_parts(path: str | Path, meta: dict[str, Any]) -> list[tuple[str, Path]]:
+    """The set's part files, checked against what its writer recorded: the same files (none missing, none added)
+    with the same SHA-256 (sets written before checksums: the partitions listed, when listed)."""
+    path = Path(path)
+    parts = part_files(path)
+    on_disk = {f.relative_to(path).as_posix(): f for _, f in parts}
+    sums = meta.get("part_sha256")
+    listed = sums if isinstance(sums, dict) else meta.get("partitions")
+    if isinstance(listed, dict):
+        names = set(listed) if listed is sums else {str(v) for v in listed.values()}
+        missing, extra = sorted(names - set(on_disk)), sorted(set(on_disk) - names)
+        if missing or extra:
+            what = f"missing {', '.join(missing[:3])}" if missing else f"unexpected {', '.join(extra[:3])}"
+            raise EmgaugError(f"{path}: part files do not match the set's metadata ({what}); the set was edited or is "
+                              "incomplete, re-run `emgaug synthesize`")
+    if isinstance(sums, dict):
+        for rel, f in on_disk.items():
+            try:
+                ok = file_sha256(f) == str(sums[rel])
+            except OSError as e:
+                raise EmgaugError(f"{f}: unreadable part file ({_one_line(e)}); re-run `emgaug synthesize`") from e
+            if not ok:
+                raise EmgaugError(f"{f}: SHA-256 differs from the one recorded when the set was written; the part was "
+                                  "changed or swapped, re-run `emgaug synthesize`")
+    elif not parts and int(meta.get("num_rows", 0) or 0) > 0:
+        raise EmgaugError(f"{path}: metadata says {meta.get('num_rows')} rows but there are no stage=*/ part files; "
+                          "re-run `emgaug synthesize`")
+    return parts
+
+
+def _check_counts(path: Path, meta: dict[str, Any], counts: dict[str, int]) -> None:
+    """Rows per stage must be what the writer recorded (a part emptied or cut short is refused)."""
+    want = meta.get("rows_per_stage")
+    if isinstance(want, dict):
+        try:
+            want = {str(k): int(v) for k, v in want.items()}
+        except (TypeError, ValueError):
+            want = None
+        if want is None or want != {k: v for k, v in counts.items() if v or k in want}:
+            raise EmgaugError(f"{path}: rows per stage {dict(sorted(counts.items()))} differ from the set's metadata "
+                              f"({meta.get('rows_per_stage')}); the set was edited, re-run `emgaug synthesize`")
+
+
 def _fixed_list_to_numpy(col: pa.ChunkedArray | pa.Array, shape: tuple[int, ...], dtype) -> np.ndarray:
     if isinstance(col, pa.ChunkedArray):
         chunks = [c.flatten().to_numpy(zero_copy_only=False) for c in col.chunks]
@@ -344,7 +390,7 @@ def iter_synthetic(path: str | Path, batch_windows: int = 256, with_mask: bool =
     gives the global generation order. Memory holds one chunk (plus one Parquet row group) at a time.
     """
     meta = read_metadata(path)
-    for stage, f in part_files(path):
+    for stage, f in verified_parts(path, meta):
         for _, emg, ang, batch, mask in _part_batches(f, batch_windows, _shapes(meta), with_mask):
             labels = _labels_frame(batch, stage)
             if with_mask:
@@ -357,7 +403,7 @@ def read_synthetic(path: str | Path, batch_windows: int = 512) -> SyntheticSet:
     """Load a whole synthetic set in generation order (row_id); arrays are preallocated once, filled by chunks."""
     meta = read_metadata(path)
     (C, T), (J, Ta) = _shapes(meta)
-    parts = part_files(path)
+    parts = verified_parts(path, meta)
     row_ids = []
     for _, f in parts:
         try:
@@ -366,6 +412,10 @@ def read_synthetic(path: str | Path, batch_windows: int = 512) -> SyntheticSet:
         except (OSError, ValueError, KeyError, pa.ArrowException) as e:
             raise EmgaugError(f"{f}: unreadable part file ({_one_line(e)}); the synthetic set is corrupt or truncated, "
                               "re-run `emgaug synthesize`") from e
+    counts: dict[str, int] = {}
+    for (stage, _), ids in zip(parts, row_ids):
+        counts[stage] = counts.get(stage, 0) + len(ids)
+    _check_counts(Path(path), meta, counts)
     all_ids = np.concatenate(row_ids) if row_ids else np.zeros(0, dtype=np.int64)
     if len(np.unique(all_ids)) != len(all_ids):
         raise EmgaugError(f"{path}: row_id values repeat across the part files; the set was edited or merged, re-run "
@@ -388,6 +438,9 @@ def read_synthetic(path: str | Path, batch_windows: int = 512) -> SyntheticSet:
             df.index = dest
             frames.append(df)
             pos += batch.num_rows
+    if pos != N:
+        raise EmgaugError(f"{path}: part files hold {pos} rows but their row_id columns {N}; the set is corrupt, re-run "
+                          "`emgaug synthesize`")
     if frames:
         labels = pd.concat(frames).sort_index().reset_index(drop=True)
     else:
