@@ -5,6 +5,8 @@ synthetic set at random, run the command that consumes each through the CLI erro
 
 Each case copies a pristine input, applies one mutation and runs:
   dataset  -> `emgaug split` then `emgaug train --model ridge` (closed form, deterministic)
+  data_after_split -> `emgaug train --model ridge` with the pristine manifest over the mutated data (the outputs
+              must equal the pristine ones unless refused: the manifest's fingerprints and entry checks)
   manifest -> `emgaug train --model ridge` on the pristine data
   parquet  -> `emgaug benchmark --conditions GR --classifiers rf` against the pristine manifest
 
@@ -284,6 +286,15 @@ def m_extra_files(d, rng):
     return EDIT, "unlisted files"
 
 
+def m_swap_files(d, rng):
+    a, b = rng.sample(sorted(d.glob("*.hdf5")), 2)
+    tmp = a.with_suffix(".swap")
+    a.rename(tmp)
+    b.rename(a)
+    tmp.rename(b)
+    return EDIT, f"{a.name} <-> {b.name}"  # before a split metadata.csv's labels are the truth; after one, a change
+
+
 def m_h5_flip(d, rng):
     f = _h5(d, rng)
     return BINARY, f"{f.name} {flip_bytes(f, rng, rng.choice([1, 1, 2, 4, 16]))}"
@@ -413,7 +424,7 @@ def m_h5_structure(d, rng):
 
 DATASET_MUTATIONS = [m_csv_traversal, m_csv_absolute, m_csv_alias, m_csv_dup, m_symlink_out, m_symlink_alias,
                      m_delete_file, m_csv_blank, m_csv_drop_column, m_csv_flip, m_csv_truncate, m_csv_shuffle,
-                     m_csv_relabel, m_csv_weird_filename, m_csv_garbage, m_extra_files, m_h5_flip, m_h5_flip, m_h5_flip,
+                     m_csv_relabel, m_csv_weird_filename, m_csv_garbage, m_extra_files, m_swap_files, m_h5_flip, m_h5_flip, m_h5_flip,
                      m_h5_truncate, m_h5_zero_block, m_h5_replace, m_h5_emg_nonfinite, m_h5_angles_nonfinite,
                      m_h5_emg_huge, m_h5_time, m_h5_attr, m_h5_structure]
 
@@ -772,6 +783,19 @@ def run_case(n: int, target: str, rng: random.Random, pristine: Pristine, work: 
                         rec["silent"] = "damaged bytes changed the outputs without an error"
                 else:
                     rec["silent"] = dataset_invariants(data, case / "m.json", w)
+        elif target == "data_after_split":  # the data changes under an existing manifest (fingerprints' job)
+            data = Path(shutil.copytree(pristine.data, case / "data", symlinks=True))
+            shutil.copy(pristine.manifest, case / "m.json")  # its root_from_manifest ("data") now names the copy
+            fn = rng.choice(DATASET_MUTATIONS)
+            klass, detail = fn(data, rng)
+            rec.update(mutation=fn.__name__, klass=klass, detail=detail)
+            code, text = run_cli(["train", "--manifest", case / "m.json", "--out", case / "run", *TRAIN])
+            rec["outcome"] = classify(code, text)
+            if rec["outcome"] == "accepted":
+                if klass == HOSTILE:
+                    rec["silent"] = "hostile input accepted"
+                elif not weights_close(load_weights(case / "run" / "best.pt"), pristine.weights):
+                    rec["silent"] = "the data changed under the manifest and training used it without an error"
         elif target == "manifest":
             mpath = pristine.dir / f"case{n:05d}.json"  # beside the pristine data, as split wrote it
             name, detail = mutate_manifest(pristine.manifest, mpath, rng)
@@ -811,7 +835,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: a new temp folder, removed)")
     ap.add_argument("--report", type=Path, default=None, help="write every case as JSON here")
-    ap.add_argument("--targets", default="dataset,manifest,parquet")
+    ap.add_argument("--targets", default="dataset,data_after_split,manifest,parquet")
     args = ap.parse_args(argv)
     import torch
 

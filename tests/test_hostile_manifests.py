@@ -123,3 +123,50 @@ def test_a_manifest_that_is_not_json_or_not_an_object(tmp_path):
         load_manifest(tmp_path / "a.json")
     with pytest.raises(EmgaugError, match="not a JSON object"):
         load_manifest(tmp_path / "b.json")
+
+
+# --- files changed after the split --------------------------------------------------------------------------------
+@pytest.fixture()
+def own_split(sim_root, tmp_path) -> tuple[Path, Path]:
+    data = Path(shutil.copytree(sim_root, tmp_path / "data"))
+    m = make_split(open_source(data), "cross-subject", seed=0, use_metadata_columns=False).save(tmp_path / "m.json")
+    return data, m
+
+
+def test_the_manifest_fingerprints_every_file_it_names(own_split):
+    data, mpath = own_split
+    d = json.loads(mpath.read_text())
+    names = {e["filename"] for es in d["splits"].values() for e in es}
+    assert set(d["fingerprints"]) == names
+    assert all(set(fp) == {"size", "sha256_sampled"} for fp in d["fingerprints"].values())
+
+
+@pytest.mark.parametrize("change", ["swap", "truncate", "append"])
+def test_a_file_changed_after_the_split_is_refused(own_split, tmp_path, capsys, change):
+    data, mpath = own_split
+    d = json.loads(mpath.read_text())
+    a, b = d["splits"]["train"][0]["filename"], d["splits"]["test"][0]["filename"]
+    fa, fb = data / f"{a}.hdf5", data / f"{b}.hdf5"
+    if change == "swap":  # same names, other contents: test EMG would be trained on
+        tmp = tmp_path / "x"
+        fa.rename(tmp)
+        fb.rename(fa)
+        tmp.rename(fb)
+    elif change == "truncate":
+        fa.write_bytes(fa.read_bytes()[:-100])
+    else:
+        with open(fa, "ab") as f:
+            f.write(b"\0" * 10)
+    code = cli.run(["train", "--manifest", str(mpath), "--model", "ridge", "--out", str(tmp_path / "r"), "--device",
+                    "cpu"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert code == 2 and "Traceback" not in out
+    assert "changed since the split was made" in out or (change == "truncate" and "corrupt or truncated" in out)
+
+
+def test_a_manifest_without_fingerprints_still_loads(own_split):
+    data, mpath = own_split
+    d = json.loads(mpath.read_text())
+    del d["fingerprints"]
+    mpath.write_text(json.dumps(d))
+    assert load_manifest(mpath).recordings("train")

@@ -4,6 +4,7 @@ val and test splits of one protocol. Every consumer reads splits through `Manife
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ class Manifest:
     counts: dict[str, Any] = field(default_factory=dict)
     code_version: str = ""
     path: Path | None = None
+    # filename -> {"size", "sha256_sampled"}: what each file was when the split was made (see `file_fingerprint`)
+    fingerprints: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def dataset_root(self) -> Path:
         """The dataset folder, wherever the command runs: `root_from_manifest` (written by `save`, relative to the
@@ -77,6 +80,7 @@ class Manifest:
         """Every entry of every split must describe its recording as the data does (file, user, session, stage) and
         stay within its rows: the leakage check ran on the entries' labels, so this makes it hold for the data."""
         by_key = self.data_source.by_key()
+        self._check_fingerprints(by_key)
         for split, entries in self.splits.items():
             for e in entries:
                 rec = by_key.get(e["key"])
@@ -91,6 +95,30 @@ class Manifest:
                     raise EmgaugError(f"{self.path}: entry {e['key']} in '{split}' covers rows {e['start']}:{e['stop']} "
                                       f"outside the recording's {rec.start}:{rec.stop}; re-run `emgaug split`")
         return by_key
+
+    def _check_fingerprints(self, by_key: dict[str, Recording]) -> None:
+        """Each file must still be the one the split was made from (manifests written before fingerprints: skipped)."""
+        if not self.fingerprints:
+            return
+        paths = {r.filename: physical_path(r) for r in by_key.values()}
+        for name, want in self.fingerprints.items():
+            path = paths.get(name)
+            if path is None:
+                continue  # not in the data any more: the entry check names it
+            try:
+                got = file_fingerprint(path)
+            except OSError as e:
+                raise EmgaugError(f"{path}: cannot read the file to check it against {self.path} ({e.strerror or e})") from e
+            if not isinstance(want, dict) or any(got[k] != want.get(k) for k in got):
+                raise EmgaugError(f"{path}: the file changed since the split was made (size or content differs from "
+                                  f"the fingerprint in {self.path}); restore it, or re-run `emgaug split`")
+
+    def compute_fingerprints(self) -> dict[str, dict[str, Any]]:
+        """Fingerprints of every file the manifest's entries name (read from the data source)."""
+        by_key = self.data_source.by_key()
+        names = {e["filename"] for entries in self.splits.values() for e in entries}
+        paths = {r.filename: physical_path(r) for r in by_key.values() if r.filename in names}
+        return {name: file_fingerprint(paths[name]) for name in sorted(paths)}
 
     def recordings(self, split: str) -> list[Recording]:
         """The split's recordings, each narrowed to the row range the manifest assigns."""
@@ -110,8 +138,11 @@ class Manifest:
         return {u: i for i, u in enumerate(sorted({str(e["user"]) for e in self.splits.get(split, [])}))}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"manifest_version": MANIFEST_VERSION, "protocol": self.protocol, "seed": self.seed, "source": self.source,
-                "params": self.params, "code_version": self.code_version, "counts": self.counts, "splits": self.splits}
+        d = {"manifest_version": MANIFEST_VERSION, "protocol": self.protocol, "seed": self.seed, "source": self.source,
+             "params": self.params, "code_version": self.code_version, "counts": self.counts, "splits": self.splits}
+        if self.fingerprints:
+            d["fingerprints"] = self.fingerprints
+        return d
 
     def save(self, path: str | Path) -> Path:
         """Write the manifest; the dataset root is also recorded relative to the manifest's folder, so the manifest
@@ -127,7 +158,32 @@ class Manifest:
             rel = None
         if rel is not None:
             self.source = {**self.source, "root_from_manifest": Path(rel).as_posix()}
+        if not self.fingerprints:
+            try:
+                self.fingerprints = self.compute_fingerprints()
+            except (EmgaugError, OSError):  # data not reachable from here: the manifest is saved without them
+                self.fingerprints = {}
         return write_json_atomic(path, self.to_dict())
+
+
+FINGERPRINT_BLOCK = 1 << 16
+
+
+def physical_path(rec: Recording) -> Path:
+    """The file a recording lives in (some readers add '#segment' to the path)."""
+    return Path(str(rec.path).split("#")[0])
+
+
+def file_fingerprint(path: Path) -> dict[str, Any]:
+    """Size plus SHA-256 of the first, middle and last 64 KiB: cheap on a 431 GiB dataset, and it tells a swapped,
+    replaced, truncated or extended file (a change inside unsampled bytes needs the format's own checksums)."""
+    size = path.stat().st_size
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for offset in sorted({0, max(0, size // 2 - FINGERPRINT_BLOCK // 2), max(0, size - FINGERPRINT_BLOCK)}):
+            f.seek(offset)
+            h.update(f.read(FINGERPRINT_BLOCK))
+    return {"size": int(size), "sha256_sampled": h.hexdigest()}
 
 
 def is_manifest_file(path: str | Path) -> bool:
@@ -180,6 +236,9 @@ def _check_structure(d: Any, path: Path) -> None:
             for f in ("key", "filename", "user", "session", "stage"):
                 if not isinstance(e[f], (str, int)) or isinstance(e[f], bool):
                     raise bad(f"entry {i} of '{split}' has {f} {e[f]!r}, not a name")
+    fps = d.get("fingerprints", {})
+    if not isinstance(fps, dict) or not all(isinstance(v, dict) for v in fps.values()):
+        raise bad("'fingerprints' is not an object of file fingerprints")
     gap = d.get("params", {}).get("gap_rows", 0)
     if isinstance(gap, bool) or not isinstance(gap, int) or gap < 0:
         raise bad(f"params.gap_rows {gap!r} is not a row count")
@@ -196,7 +255,8 @@ def load_manifest(path: str | Path, verify: bool = True) -> Manifest:
         raise EmgaugError(f"{path}: not valid JSON ({e}); re-create it with `emgaug split`") from e
     _check_structure(d, path)
     m = Manifest(protocol=d["protocol"], seed=int(d["seed"]), source=d["source"], splits=d["splits"],
-                 params=d.get("params", {}), counts=d.get("counts", {}), code_version=d.get("code_version", ""), path=path)
+                 params=d.get("params", {}), counts=d.get("counts", {}), code_version=d.get("code_version", ""), path=path,
+                 fingerprints=d.get("fingerprints") or {})
     if verify:
         from emgaug.data.splits import PROTOCOLS, verify_manifest  # splits builds on this module
 
