@@ -23,6 +23,7 @@ TINY = {
     "wavenet": dict(residual=8, skip=16, dilations=(1, 2, 4)),
     "ridge": {},
     "ridge_user": {},
+    "flow": dict(width=8, emb_dim=16, mid_dilations=(1, 2), steps=2),
 }
 
 

@@ -113,6 +113,9 @@ class EMGGenerator(nn.Module):
         """Synthesise EMG for `angles` in the person `style` (B, style_dim); random draws come from `generator`."""
         raise NotImplementedError
 
+    def after_step(self) -> None:
+        """Called by the trainer after every optimisation step (e.g. to update an average of the weights)."""
+
     def forward(self, batch: Batch, part: str) -> tuple[Tensor, dict[str, Tensor]]:  # noqa: D401
         """Training loss of one part for one batch (keys: emg, angles, angle_mask, emg_mask, label)."""
         raise NotImplementedError

@@ -10,6 +10,7 @@ from typing import Any, Callable
 from emgaug.data.windows import ResolvedWindow
 from emgaug.errors import EmgaugError
 from emgaug.models.base import EMGGenerator
+from emgaug.models.flow import FlowMatchingGenerator
 from emgaug.models.gan import ConditionalDCGAN, StyleTransferDCGAN, UnconditionalGAN
 from emgaug.models.ridge import RidgeEnvelope, RidgeUser
 from emgaug.models.seqemg_gan import SeqEMGGAN
@@ -29,6 +30,7 @@ _SPECS: dict[str, tuple[Callable[..., EMGGenerator], dict[str, Any]]] = {
     "styletransfer_dcgan": (StyleTransferDCGAN, {}),
     "transformer_seq2seq": (TransformerSeq2Seq, {}),
     "wavenet": (WaveNetRegressor, {}),
+    "flow": (FlowMatchingGenerator, {}),
     "ridge": (RidgeEnvelope, {}),
     "ridge_user": (RidgeUser, {}),
 }

@@ -277,6 +277,7 @@ def _train_sgd(model: EMGGenerator, td, val: ValSet | None, cfg: TrainConfig, ct
             for batch in loader:
                 batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
                 logs = train_step(net, model.parts, batch, {p: o for p, (o, _) in optims.items()}, scalers, amp_dtype)
+                model.after_step()
                 for k, v in logs.items():
                     sums[k] = sums[k] + v if k in sums else v.clone()
                 steps += 1
