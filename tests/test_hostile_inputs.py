@@ -126,10 +126,9 @@ def test_non_finite_emg_is_refused_naming_file_channel_and_rows(data, tmp_path, 
     from emgaug.data.source import open_source
     from emgaug.data.splits import make_split
 
-    m = make_split(open_source(data), "cross-subject", seed=0, use_metadata_columns=False)
-    m.save(tmp_path / "m.json")
-    victim = m.splits["train"][0]["filename"]
-    poison(data / f"{victim}.hdf5", EMG_FIELD, slice(100, 140), 5, value)
+    victim = make_split(open_source(data), "cross-subject", seed=0, use_metadata_columns=False).splits["train"][0]["filename"]
+    poison(data / f"{victim}.hdf5", EMG_FIELD, slice(100, 140), 5, value)  # before the split: its fingerprint agrees
+    make_split(open_source(data), "cross-subject", seed=0, use_metadata_columns=False).save(tmp_path / "m.json")
     line = refused(capsys, "train", "--manifest", tmp_path / "m.json", "--model", "ridge", "--out", tmp_path / "run",
                    "--window-s", "0.2", "--device", "cpu")
     assert victim in line and "EMG channel 5" in line and "rows 100:140" in line

@@ -181,8 +181,8 @@ class WindowDataset(Dataset):
         self._starts = np.concatenate(starts)
         if len(self._starts) == 0:
             raise EmgaugError(
-                f"no window of {window.window} samples ({window.window / window.sample_rate:g} s) fits in the "
-                f"{len(self.recordings)} recording(s) of this split (the longest holds "
+                f"no window of {window.window} samples fits in the {len(self.recordings)} recording(s) of this split "
+                f"(a window is {window.window / window.sample_rate:g} s, the longest recording "
                 f"{max(r.num_rows for r in self.recordings) / window.sample_rate:g} s); use a shorter --window-s"
             )
         self.user_map = user_map
