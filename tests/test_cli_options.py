@@ -87,3 +87,9 @@ def test_no_window_fits_names_the_real_fix(sim_manifest, tmp_path, capsys):
     line = usage_error(capsys, "train", "--manifest", sim_manifest, "--model", "ridge", "--out", tmp_path / "r",
                        "--window-s", "60", "--device", "cpu")
     assert "use a shorter --window-s" in line and "--pad" not in line
+
+
+def test_a_model_option_torch_rejects_is_a_usage_error(sim_manifest, tmp_path, capsys):
+    line = usage_error(capsys, "train", "--manifest", sim_manifest, "--model", "wavenet", "--out", tmp_path / "r",
+                       "--set", "residual=-5", "--window-s", "0.2", "--device", "cpu")
+    assert "model 'wavenet'" in line and "residual" in line

@@ -54,6 +54,11 @@ def build_model(name: str, num_channels: int, num_joints: int, window: ResolvedW
         model = cls(num_channels, num_joints, window, num_classes, num_users, rectified, **fixed, **overrides)
     except (TypeError, ValueError) as e:
         raise EmgaugError(f"model '{name}': bad option ({e}); see the model's docstring for its options") from e
+    except RuntimeError as e:  # torch's own check of a shape option (e.g. --set hidden=-5); without options: a bug
+        if not overrides:
+            raise
+        raise EmgaugError(f"model '{name}': options {overrides} cannot build it ({str(e).splitlines()[0]}); check the "
+                          "--set values") from e
     model.name = name
     model.config = dict(overrides)
     return model
