@@ -6,6 +6,7 @@ Each protocol assigns row ranges of the source's recordings to train / val / tes
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from typing import Any, Iterable
 
@@ -20,6 +21,12 @@ from emgaug.provenance import code_version
 
 PROTOCOLS = ("sample-wise", "cross-subject", "cross-session", "cross-user-stage")
 TRUE_STRINGS = {"true", "1", "yes", "t", "y"}
+# --emg-fraction with --clip-s: the first seconds of EMG of each kinematics-pool unit (session or recording), a short
+# real reference clip; RR-scarce may train on it, generators may take per-recording style from it
+CLIP = "clip"
+EMG_SELECT_RULES = ("early", "interleaved", "random")
+EMG_UNITS = ("auto", "session", "recording")
+_SELECT_STREAM = 0x5CA2CE  # the EMG selection's own random stream: the protocol's split is the same with or without it
 
 
 def _truthy(v: Any) -> bool:
@@ -205,6 +212,117 @@ def carve_calibration(test: list[dict[str, Any]], by_key: dict[str, Recording], 
     return calib, rest
 
 
+def kept_count(fraction: float, n: int) -> int:
+    """How many of n units keep their EMG: fraction * n rounded half up, at least 1, at most n."""
+    return min(n, max(1, int(math.floor(fraction * n + 0.5))))
+
+
+def select_positions(n: int, k: int, rule: str, rng: np.random.Generator | None = None) -> list[int]:
+    """Which k of n units (indexed in time order) keep their EMG, by a named rule.
+
+    early: the first k (0 .. k-1). interleaved: the unit at the centre of each of k equal bins over the n units,
+    floor((2i + 1) n / 2k) for i = 0 .. k-1 (3 units, k = 1: the middle one; 6 units, k = 2: the 2nd and 5th;
+    k = n: all). random: k of them drawn without replacement from `rng`."""
+    if not 1 <= k <= n:
+        raise ValueError(f"cannot keep {k} of {n} units")
+    if rule == "early":
+        return list(range(k))
+    if rule == "interleaved":
+        return [((2 * i + 1) * n) // (2 * k) for i in range(k)]
+    if rule == "random":
+        if rng is None:
+            raise ValueError("the random rule needs a generator")
+        return sorted(int(i) for i in rng.choice(n, k, replace=False))
+    raise EmgaugError(f"unknown --emg-select {rule!r}; choose one of {', '.join(EMG_SELECT_RULES)}")
+
+
+def _time_order(e: dict[str, Any]) -> tuple[str, str, int]:
+    return str(e["session"]), str(e["filename"]), int(e["start"])
+
+
+def withhold_emg(train: list[dict[str, Any]], fraction: float, rule: str, unit: str,
+                 rng: np.random.Generator) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+    """Split training entries into (kept, withheld): the EMG of `fraction` of each user's training units stays,
+    the rest goes to the kinematics pool (angles only).
+
+    unit "session": a user's training sessions (repetition groups for Ninapro) in name order, kept_count of them
+    chosen by `rule` (`select_positions`); every user needs at least 2. unit "recording": per (user, stage), that
+    person's recordings (row ranges) of the gesture in time order (session, file, row), so every gesture keeps some
+    EMG. "auto": session when every training user has 2 or more training sessions, else recording."""
+    if not 0 < fraction <= 1 or fraction != fraction:
+        raise EmgaugError(f"--emg-fraction must be in (0, 1], got {fraction}")
+    if rule not in EMG_SELECT_RULES:
+        raise EmgaugError(f"unknown --emg-select {rule!r}; choose one of {', '.join(EMG_SELECT_RULES)}")
+    if unit not in EMG_UNITS:
+        raise EmgaugError(f"unknown --emg-unit {unit!r}; choose one of {', '.join(EMG_UNITS)}")
+    by_user: dict[str, list[int]] = defaultdict(list)
+    for i, e in enumerate(train):
+        by_user[str(e["user"])].append(i)
+    sessions_of = {u: sorted({str(train[i]["session"]) for i in idx}) for u, idx in by_user.items()}
+    if unit == "auto":
+        unit = "session" if all(len(s) >= 2 for s in sessions_of.values()) else "recording"
+    keep: set[int] = set()
+    per_user: dict[str, dict[str, Any]] = {}
+    for u in sorted(by_user):
+        idx = by_user[u]
+        if unit == "session":
+            sessions = sessions_of[u]
+            if len(sessions) < 2:
+                raise EmgaugError(f"user {u} has {len(sessions)} training session(s); --emg-unit session needs 2 or "
+                                  "more per user, use --emg-unit recording")
+            chosen = {sessions[j] for j in select_positions(len(sessions), kept_count(fraction, len(sessions)), rule, rng)}
+            keep.update(i for i in idx if str(train[i]["session"]) in chosen)
+            per_user[u] = {"units": len(sessions), "kept": len(chosen), "kept_sessions": sorted(chosen)}
+        else:
+            by_stage: dict[str, list[int]] = defaultdict(list)
+            for i in idx:
+                by_stage[str(train[i]["stage"])].append(i)
+            n_units = n_kept = 0
+            for st in sorted(by_stage):
+                items = sorted(by_stage[st], key=lambda i: _time_order(train[i]))
+                pos = select_positions(len(items), kept_count(fraction, len(items)), rule, rng)
+                keep.update(items[j] for j in pos)
+                n_units += len(items)
+                n_kept += len(pos)
+            per_user[u] = {"units": n_units, "kept": n_kept}
+    kept = [e for i, e in enumerate(train) if i in keep]
+    pool = [e for i, e in enumerate(train) if i not in keep]
+    rows = lambda es: sum(int(e["stop"]) - int(e["start"]) for e in es)  # noqa: E731
+    info = {"unit": unit, "per_user": per_user,
+            "kept_row_fraction": round(rows(kept) / max(1, rows(train)), 6)}
+    return kept, pool, info
+
+
+def carve_clips(pool: list[dict[str, Any]], by_key: dict[str, Recording], unit: str, seconds: float,
+                gap_rows: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Split withheld entries into (clips, rest): for each pool unit (a user's session, or one recording), its first
+    `seconds` of EMG in time order (session, file, row) become a reference clip. A recording crossing the clip's end
+    is cut there and `gap_rows` rows after the cut belong to no split, so the rest of that recording starts a gap
+    after its clip (in that file, no later pool range of the unit starts within the gap either)."""
+    groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    for e in pool:
+        groups[(str(e["user"]), str(e["session"])) if unit == "session" else (str(e["key"]), int(e["start"]))].append(e)
+    clips, rest = [], []
+    for g in sorted(groups):
+        left = seconds
+        floor: dict[str, int] = {}  # filename -> first row the unit's remaining pool may use (clip end + gap)
+        for e in sorted(groups[g], key=_time_order):
+            rec = by_key[e["key"]]
+            a, b = int(e["start"]), int(e["stop"])
+            take = min(b - a, int(round(left * rec.sample_rate))) if left > 0 else 0
+            if take > 0:
+                clips.append(_entry(rec, a, a + take))
+                left -= take / rec.sample_rate
+                if left * rec.sample_rate < 0.5:
+                    left = 0.0
+                a += take
+                floor[str(e["filename"])] = a + gap_rows
+            a = max(a, floor.get(str(e["filename"]), a))
+            if b > a:
+                rest.append(e if (a, b) == (int(e["start"]), int(e["stop"])) else _entry(rec, a, b))
+    return clips, rest
+
+
 def _has_column(recs: list[Recording], col: str) -> bool:
     return all(col in r.extra and str(r.extra[col]).strip() != "" for r in recs)
 
@@ -212,11 +330,17 @@ def _has_column(recs: list[Recording], col: str) -> bool:
 def make_split(source: DatasetSource, protocol: str, seed: int = 0, val_frac: float = 0.1, test_frac: float = 0.2,
                stage_frac: float = 0.25, block_s: float = 10.0, gap_s: float = 1.0, use_metadata_columns: bool = True,
                users: Iterable[str] | None = None, stages: Iterable[str] | None = None,
-               calibration_s: float | None = None) -> Manifest:
+               calibration_s: float | None = None, emg_fraction: float | None = None, emg_select: str = "early",
+               emg_unit: str = "auto", clip_s: float | None = None) -> Manifest:
     """Build and verify a split manifest for `protocol` over `source` (optionally restricted to users/stages).
 
     `calibration_s` (cross-subject, cross-user-stage): the first that many seconds of each test user's recordings
-    per stage become the `calibration` split (see `carve_calibration`; `gap_s` separates it from test)."""
+    per stage become the `calibration` split (see `carve_calibration`; `gap_s` separates it from test).
+    `emg_fraction` (any protocol): only that fraction of each user's training units (sessions or recordings,
+    `emg_unit`) keeps its EMG, chosen by the named rule `emg_select` (early, interleaved, random; see
+    `withhold_emg`); the rest moves to the `kinematics_pool` split (angles only). train / val / test are exactly
+    those of the same split without it. `clip_s` (with `emg_fraction`): the first that many seconds of each
+    withheld unit become the `clip` split (`carve_clips`; `gap_s` before the rest of the recording); 0 = no clips."""
     if protocol not in PROTOCOLS:
         raise EmgaugError(f"unknown protocol '{protocol}'; choose one of {', '.join(PROTOCOLS)}")
     recs = source.recordings
@@ -255,11 +379,45 @@ def make_split(source: DatasetSource, protocol: str, seed: int = 0, val_frac: fl
         params.update(calibration_s=calibration_s, gap_s=gap_s, gap_rows=gap_rows)
         info[CALIBRATION] = (f"first {calibration_s:g} s of each test user's recordings per stage, "
                              f"{gap_s:g} s gap before test")
+    if emg_fraction is not None:
+        _withhold(splits, params, info, source, seed, gap_s, emg_fraction, emg_select, emg_unit, clip_s)
+    elif clip_s is not None:
+        raise EmgaugError("--clip-s cuts clips out of the kinematics pool that --emg-fraction makes; pass --emg-fraction")
     params["rule"] = info
     m = Manifest(protocol=protocol, seed=seed, source=source.describe(), splits=splits, params=params,
                  counts=split_counts(splits, sr), code_version=code_version())
     verify_manifest(m)
     return m
+
+
+def _withhold(splits: dict[str, list[dict]], params: dict[str, Any], info: dict[str, Any], source: DatasetSource,
+              seed: int, gap_s: float, fraction: float, rule: str, unit: str, clip_s: float | None) -> None:
+    """make_split's --emg-fraction / --clip-s step: move withheld training units to the kinematics pool (after any
+    pool the protocol has, e.g. cross-user-stage's held-out stages) and cut their clips; record every choice."""
+    rng = np.random.default_rng([int(seed), _SELECT_STREAM])
+    splits["train"], withheld, sel = withhold_emg(splits["train"], fraction, rule, unit, rng)
+    if fraction < 1 and not withheld:
+        raise EmgaugError(f"--emg-fraction {fraction:g} withholds nothing: every user has a single training "
+                          f"{sel['unit']}{' per gesture' if sel['unit'] == 'recording' else ''}, and each keeps at least "
+                          "one; use a protocol or dataset with more training recordings per person")
+    params.update(emg_fraction=float(fraction), emg_select=rule, emg_unit=sel["unit"])
+    params["emg_selection"] = sel
+    what = {"session": "training sessions", "recording": "training recordings of each gesture"}[sel["unit"]]
+    info["emg_fraction"] = (f"EMG of {fraction:g} of each user's {what} kept (rule {rule!r}); the rest's angles are in "
+                            f"{KINEMATICS_POOL} (their EMG is never read for training)")
+    if clip_s is not None:
+        if not clip_s >= 0 or math.isinf(clip_s):
+            raise EmgaugError(f"--clip-s must be a number of seconds >= 0, got {clip_s}")
+        params["clip_s"] = float(clip_s)
+        if clip_s > 0 and withheld:
+            gap_rows = int(round(gap_s * source.sample_rate))
+            clips, withheld = carve_clips(withheld, source.by_key(), sel["unit"], clip_s, gap_rows)
+            splits[CLIP] = clips
+            params["clip_gap_rows"] = gap_rows
+            info[CLIP] = (f"first {clip_s:g} s of EMG of each withheld {sel['unit']} (a reference clip), "
+                          f"{gap_s:g} s gap before the rest of its recording")
+    if withheld:
+        splits[KINEMATICS_POOL] = splits.get(KINEMATICS_POOL, []) + withheld
 
 
 def split_counts(splits: dict[str, list[dict]], sample_rate: float) -> dict[str, dict[str, Any]]:
@@ -299,12 +457,21 @@ def verify_manifest(m: Manifest) -> None:
     # which group fields must be disjoint between which splits (val may share users with train only where the
     # data had too few users for a user-disjoint val group; it never shares them with test)
     checks = {"cross-subject": [(("user",), ("train", "test")), (("user",), ("val", "test")),
-                                (("user",), ("train", CALIBRATION)), (("user",), ("val", CALIBRATION))],
-              "cross-session": [(("user", "session"), ("train", "test")), (("user", "session"), ("val", "test"))],
+                                (("user",), ("train", CALIBRATION)), (("user",), ("val", CALIBRATION)),
+                                (("user",), (KINEMATICS_POOL, "test")), (("user",), (KINEMATICS_POOL, CALIBRATION)),
+                                (("user",), (CLIP, "test")), (("user",), (CLIP, CALIBRATION))],
+              "cross-session": [(("user", "session"), ("train", "test")), (("user", "session"), ("val", "test")),
+                                (("user", "session"), (KINEMATICS_POOL, "test")),
+                                (("user", "session"), (KINEMATICS_POOL, "val")),
+                                (("user", "session"), (CLIP, "test")), (("user", "session"), (CLIP, "val"))],
               "cross-user-stage": [(("user",), ("train", "test")), (("stage",), ("train", "test")),
                                    (("user",), (KINEMATICS_POOL, "test")), (("stage",), ("train", KINEMATICS_POOL)),
-                                   (("user",), ("train", CALIBRATION)), (("user",), (KINEMATICS_POOL, CALIBRATION))]
+                                   (("user",), ("train", CALIBRATION)), (("user",), (KINEMATICS_POOL, CALIBRATION)),
+                                   (("user",), (CLIP, "test")), (("user",), (CLIP, CALIBRATION))]
               }.get(m.protocol, [])
+    if m.protocol == "cross-user-stage" and "emg_fraction" in m.params:
+        # the pool also holds seen stages (withheld training EMG): only the protocol's own pool must avoid them
+        checks = [c for c in checks if c != (("stage",), ("train", KINEMATICS_POOL))]
     for fields, (a, b) in checks:
         if a not in m.splits or b not in m.splits:
             continue
@@ -312,6 +479,39 @@ def verify_manifest(m: Manifest) -> None:
         if both:
             raise EmgaugError(f"{where}: leakage: {'/'.join(fields)} {sorted(both)[0]} is in both {a} and {b} "
                               f"under {m.protocol}; re-run `emgaug split`")
+    _verify_withheld(m, where)
+
+
+def _verify_withheld(m: Manifest, where: str) -> None:
+    """The kinematics pool and its clips (--emg-fraction / --clip-s) hold training users' data only, and the rest of a
+    clipped recording starts at least `clip_gap_rows` after its clip. (No overlap with any other split, and the
+    protocol's disjoint groups, are checked above.)"""
+    clips, pool = m.splits.get(CLIP, []), m.splits.get(KINEMATICS_POOL, [])
+    if clips and "emg_fraction" not in m.params:
+        raise EmgaugError(f"{where}: a '{CLIP}' split without params.emg_fraction; clips are cut from the pool that "
+                          "`emgaug split --emg-fraction` makes, re-run it")
+    if "emg_fraction" not in m.params:
+        return
+    train_users = {str(e["user"]) for e in m.splits.get("train", [])}
+    # cross-user-stage's own pool (held-out stages of training users) may name users whose seen stages all went to val
+    for split, entries in ((CLIP, clips), (KINEMATICS_POOL, pool if m.protocol != "cross-user-stage" else [])):
+        strangers = sorted({str(e["user"]) for e in entries} - train_users)
+        if strangers:
+            raise EmgaugError(f"{where}: leakage: user {strangers[0]} is in '{split}' but not in train; the kinematics "
+                              "pool and its clips hold withheld EMG of training users only, re-run `emgaug split`")
+    gap = m.params.get("clip_gap_rows", 0)
+    if isinstance(gap, bool) or not isinstance(gap, int) or gap < 0:
+        raise EmgaugError(f"{where}: params.clip_gap_rows {gap!r} is not a row count; re-run `emgaug split`")
+    rest: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for e in pool:
+        rest[str(e["key"])].append((int(e["start"]), int(e["stop"])))
+    for c in clips:
+        a, b = int(c["start"]), int(c["stop"])
+        for a1, b1 in rest.get(str(c["key"]), ()):
+            dist = a1 - b if a1 >= b else a - b1
+            if dist < gap:
+                raise EmgaugError(f"{where}: leakage: only {dist} rows between the clip {a}:{b} and the withheld rows "
+                                  f"{a1}:{b1} of {c['key']}, the gap must be {gap}; re-run `emgaug split`")
 
 
 def manifest_table_rows(m: Manifest) -> list[list[str]]:
