@@ -20,6 +20,7 @@ class BenchmarkConfig:
     mix_ratio: float = 1.0
     features: str = "td"
     resample_fraction: float = DEFAULT_RESAMPLE_FRACTION
+    rr_full: bool | None = None  # the RR-full reference (reads the pool's withheld EMG); None = on for scarce manifests
     metrics: bool = True
     max_test_windows: int | None = None
     max_train_windows: int | None = None

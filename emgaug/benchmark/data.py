@@ -12,9 +12,15 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from emgaug.data.manifest import Manifest
+from emgaug.data.manifest import KINEMATICS_POOL, Manifest
+from emgaug.data.splits import CLIP
 from emgaug.data.windows import ResolvedWindow, WindowConfig, WindowDataset, default_angle_rate
 from emgaug.errors import EmgaugError
+
+# The only purposes for which the kinematics pool's withheld EMG may be read, each labelled wherever it shows up:
+# the RR-full upper reference of the scarce-EMG benchmark. (The other sanctioned read, the oracle, is written by
+# `emgaug synthesize --oracle-real --split kinematics_pool`, whose metadata says oracle.)
+WITHHELD_READS = ("RR-full",)
 
 
 @dataclass
@@ -58,12 +64,54 @@ def resolve_window(manifest: Manifest, synthetic_meta: dict[str, Any] | None, wi
     return cfg.resolve(fs)
 
 
+def refuse_withheld(manifest: Manifest, split: str, recordings: Sequence[Any] | None = None) -> None:
+    """The guard every benchmark read of real EMG passes: the kinematics pool's EMG is withheld (only its angles
+    exist for the experiment), so asking for that split, or for any rows that overlap it, is an error. The one
+    sanctioned read for benchmarking is `read_withheld_windows` (RR-full)."""
+    where = manifest.path or f"{manifest.protocol} manifest"
+    if split == KINEMATICS_POOL:
+        raise EmgaugError(f"{where}: refusing to read EMG of the '{KINEMATICS_POOL}' split: it is withheld (angles "
+                          "only); RR/GR/MR never train on it. Its only sanctioned reads are the RR-full reference row "
+                          "and `emgaug synthesize --oracle-real --split kinematics_pool`")
+    pool = manifest.splits.get(KINEMATICS_POOL)
+    if not pool or recordings is None:
+        return
+    hit = overlaps(pool, [r.filename for r in recordings], np.array([r.start for r in recordings], dtype=np.int64),
+                   np.array([r.stop for r in recordings], dtype=np.int64))
+    if hit.any():
+        r = recordings[int(np.flatnonzero(hit)[0])]
+        raise EmgaugError(f"{where}: refusing to read rows {r.start}:{r.stop} of {r.filename} for '{split}': they "
+                          f"overlap the withheld EMG of '{KINEMATICS_POOL}'; re-run `emgaug split`")
+
+
 def load_split_windows(manifest: Manifest, split: str, window: ResolvedWindow, max_windows: int | None = None,
                        seed: int = 0, progress: Callable[[int], Any] | None = None,
                        max_gb: float | None = None) -> LabelledWindows:
     """Read a manifest split as (N, C, T) raw-unit windows; `max_windows` keeps a seeded random subset (sorted).
-    Refuses (before reading) when the arrays would exceed `max_gb` GiB, instead of exhausting memory."""
-    ds = WindowDataset(manifest.data_source, manifest.recordings(split), window, norm=None, label_map=manifest.label_map())
+    Refuses (before reading) when the arrays would exceed `max_gb` GiB, instead of exhausting memory, and refuses
+    the kinematics pool's withheld EMG (`refuse_withheld`)."""
+    recs = manifest.recordings(split) if split != KINEMATICS_POOL else None
+    refuse_withheld(manifest, split, recs)
+    return _read_windows(manifest, split, recs, window, max_windows, seed, progress, max_gb)
+
+
+def read_withheld_windows(manifest: Manifest, window: ResolvedWindow, purpose: str, max_windows: int | None = None,
+                          seed: int = 0, progress: Callable[[int], Any] | None = None,
+                          max_gb: float | None = None) -> LabelledWindows:
+    """The kinematics pool's REAL EMG, for a sanctioned, labelled purpose only (`WITHHELD_READS`: the RR-full upper
+    reference). Windows carry meta split = kinematics_pool and withheld_read = purpose."""
+    if purpose not in WITHHELD_READS:
+        raise EmgaugError(f"reading the withheld EMG of '{KINEMATICS_POOL}' is only for {', '.join(WITHHELD_READS)}, "
+                          f"not {purpose!r}")
+    w = _read_windows(manifest, KINEMATICS_POOL, manifest.recordings(KINEMATICS_POOL), window, max_windows, seed,
+                      progress, max_gb)
+    w.meta["withheld_read"] = purpose
+    return w
+
+
+def _read_windows(manifest: Manifest, split: str, recs: list, window: ResolvedWindow, max_windows: int | None,
+                  seed: int, progress: Callable[[int], Any] | None, max_gb: float | None) -> LabelledWindows:
+    ds = WindowDataset(manifest.data_source, recs, window, norm=None, label_map=manifest.label_map())
     idx = np.arange(len(ds))
     if max_windows is not None and len(idx) > max_windows:
         idx = np.sort(np.random.default_rng(seed).choice(len(idx), max_windows, replace=False))
@@ -91,16 +139,24 @@ CALIBRATION = "calibration"
 def real_training_windows(manifest: Manifest, window: ResolvedWindow, max_windows: int | None = None, seed: int = 0,
                           progress: Callable[[int], Any] | None = None,
                           max_gb: float | None = None) -> tuple[LabelledWindows, dict[str, int]]:
-    """The real windows RR and MR train on: the train split, plus the manifest's `calibration` split (the first
-    seconds of each test user's recordings, for new-person experiments) when it has a non-empty one. `max_windows`
-    caps each split separately (seeded). Returns (windows with meta["split"], counts per split)."""
-    train = load_split_windows(manifest, "train", window, max_windows, seed=seed, progress=progress, max_gb=max_gb)
-    counts = {"train_split_windows": len(train), "calibration_windows": 0}
-    if manifest.splits.get(CALIBRATION):
-        cal = load_split_windows(manifest, CALIBRATION, window, max_windows, seed=seed, progress=progress, max_gb=max_gb)
-        counts["calibration_windows"] = len(cal)
-        train = LabelledWindows.concat([train, cal])
-    return train, counts
+    """The real windows RR and MR train on (RR-scarce when the manifest withholds EMG): the train split, plus the
+    manifest's `clip` split (reference clips of the withheld recordings, `emgaug split --clip-s`) and its
+    `calibration` split (the first seconds of each test user's recordings, for new-person experiments) when they are
+    non-empty. Never the kinematics pool. `max_windows` caps each split separately (seeded). Returns (windows with
+    meta["split"], counts per split)."""
+    parts = [load_split_windows(manifest, "train", window, max_windows, seed=seed, progress=progress, max_gb=max_gb)]
+    counts = {"train_split_windows": len(parts[0]), "clip_windows": 0, "calibration_windows": 0}
+    for split in (CLIP, CALIBRATION):
+        if manifest.splits.get(split):
+            try:
+                w = load_split_windows(manifest, split, window, max_windows, seed=seed, progress=progress, max_gb=max_gb)
+            except EmgaugError as e:
+                if split != CLIP or "no window of" not in str(e):
+                    raise
+                continue  # clips shorter than a window add nothing
+            counts[f"{split}_windows"] = len(w)
+            parts.append(w)
+    return (LabelledWindows.concat(parts) if len(parts) > 1 else parts[0]), counts
 
 
 # leakage ----------------------------------------------------------------------------------------
@@ -208,10 +264,10 @@ def synthetic_windows(synth: Any, manifest: Manifest, window: ResolvedWindow, nu
 
 
 def split_of_ranges(manifest: Manifest, filenames: Sequence[str], starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
-    """Which manifest split each row range falls in ('train', 'val', 'calibration', 'test', or 'none'; test wins on
-    overlap)."""
+    """Which manifest split each row range falls in ('train', 'val', 'clip', 'kinematics_pool', 'calibration', 'test',
+    or 'none'; later ones win on overlap, test last)."""
     out = np.full(len(filenames), "none", dtype=object)
-    for split in ("train", "val", CALIBRATION, "test"):
+    for split in ("train", "val", CLIP, KINEMATICS_POOL, CALIBRATION, "test"):
         hit = overlaps(manifest.splits.get(split, []), filenames, starts, stops)
         out[hit] = split
     return out
@@ -234,7 +290,10 @@ def paired_real_windows(manifest: Manifest, synth: LabelledWindows, max_pairs: i
     if "valid_samples" in meta:
         full &= meta["valid_samples"].to_numpy() >= T
     known = meta["filename"].astype(str).isin(recs_by_file).to_numpy()
-    idx = np.flatnonzero(full & known)
+    # windows conditioned on the kinematics pool have no real partner to read: its EMG is withheld
+    withheld = overlaps(manifest.splits.get(KINEMATICS_POOL, []), meta["filename"].astype(str).tolist(),
+                        meta["start"].to_numpy(), meta["stop"].to_numpy())
+    idx = np.flatnonzero(full & known & ~withheld)
     if max_pairs is not None and len(idx) > max_pairs:
         idx = np.sort(np.random.default_rng(seed).choice(idx, max_pairs, replace=False))
     real = np.empty((len(idx), synth.emg.shape[1], T), dtype=np.float32)
@@ -253,8 +312,9 @@ def paired_real_windows(manifest: Manifest, synth: LabelledWindows, max_pairs: i
         progress(len(idx) % 64)
     where = split_of_ranges(manifest, meta["filename"].astype(str).iloc[idx].tolist(),
                             meta["start"].to_numpy()[idx], meta["stop"].to_numpy()[idx])
-    counts = {s: int((where == s).sum()) for s in ("train", "val", CALIBRATION, "test", "none") if (where == s).any()}
+    counts = {s: int((where == s).sum()) for s in ("train", "val", CLIP, CALIBRATION, "test", "none") if (where == s).any()}
     info = {"pairs": int(len(idx)), "skipped_padded": int((~full).sum()), "skipped_unknown_file": int((full & ~known).sum()),
+            "skipped_withheld": int((full & known & withheld).sum()),
             "paired_split_counts": counts,
             "paired_against": "+".join(counts) if counts else "none"}
     return real, idx, info

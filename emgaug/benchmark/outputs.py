@@ -13,8 +13,9 @@ from emgaug.atomic import atomic_path, write_json_atomic
 
 def results_frame(results: dict[str, Any]) -> pd.DataFrame:
     """Long table: one row per (manifest, classifier, condition, seed) with accuracy, macro F1, per-class accuracy
-    (`acc_<class>`) and accuracy per test user (`acc_user_<user>`). `condition` is RR, GR, MR or GR:<aug> /
-    MR:<aug>; `training` and `augmentation` split it."""
+    (`acc_<class>`) and accuracy per test user (`acc_user_<user>`). `condition` is RR, RR-full, GR, MR or GR:<aug> /
+    MR:<aug>; `training` and `augmentation` split it. Scarce manifests add emg_fraction / emg_select / clip_s;
+    held-out gestures add heldout_accuracy."""
     from emgaug.benchmark.protocols import parse_condition
 
     cfg = results["config"]
@@ -26,7 +27,11 @@ def results_frame(results: dict[str, Any]) -> pd.DataFrame:
                    "classifier": r["classifier"], "condition": r["condition"], "training": base,
                    "augmentation": aug, "seed": r["seed"],
                    "accuracy": r["accuracy"], "macro_f1": r["macro_f1"], "train_real": r["train_real"],
-                   "train_calibration": r.get("train_calibration", 0),
+                   "train_calibration": r.get("train_calibration", 0), "train_clip": r.get("train_clip", 0),
+                   "train_withheld": r.get("train_withheld", 0), "heldout_accuracy": r.get("heldout_accuracy"),
+                   "emg_fraction": (run.get("scarce") or {}).get("emg_fraction"),
+                   "emg_select": (run.get("scarce") or {}).get("emg_select"),
+                   "clip_s": (run.get("scarce") or {}).get("clip_s"),
                    "train_synthetic": r["train_synthetic"], "test_windows": r["test_windows"],
                    "fit_seconds": r["fit_seconds"], "epochs": r["epochs"],
                    "features": cfg["features"], "resample_fraction": cfg.get("resample_fraction")}

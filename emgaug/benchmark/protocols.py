@@ -14,13 +14,21 @@ identical data is then reported as undefined (None), never as 0.
 Classic augmentations (emgaug.benchmark.augment) are further training sources: for condition "GR:<name>" /
 "MR:<name>" the seed's real subsample is augmented (one augmented copy per window, seeded) and used like a
 synthetic set.
+
+Scarce EMG (`emgaug split --emg-fraction`): RR is then RR-scarce, the real EMG that exists (train, plus the pool's
+clips and any calibration). "RR-full" is the upper reference: this seed's RR windows plus a resample (same fraction,
+own stream) of the kinematics pool's withheld real EMG, the one benchmark condition that reads it.
+
+Held-out gestures: test classes with no window in the train split (cross-user-stage's held-out stages). Each row
+then also reports accuracy on the test windows of those classes alone, and how many of them its training set held
+(RR without calibration holds none, so it cannot predict them: 0 by construction, the floor).
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -33,6 +41,8 @@ from emgaug.benchmark.stats import bootstrap_ci, compare_conditions, per_user_ac
 from emgaug.errors import EmgaugError
 
 CONDITIONS = ("RR", "GR", "MR")
+RR_FULL = "RR-full"
+ALL_CONDITIONS = ("RR", RR_FULL, "GR", "MR")  # table order
 DEFAULT_RESAMPLE_FRACTION = 0.8
 
 
@@ -56,9 +66,14 @@ def condition_label(base: str, augment: str | None = None) -> str:
 def parse_condition(label: str) -> tuple[str, str | None]:
     """'MR:noise' -> ('MR', 'noise'); 'MR' -> ('MR', None)."""
     base, _, aug = label.partition(":")
-    if base not in CONDITIONS:
+    if base not in ALL_CONDITIONS or (base == RR_FULL and aug):
         raise ValueError(f"unknown condition {label!r}")
     return base, aug or None
+
+
+def normalise_condition(label: str) -> str:
+    """Condition names as typed ('rr', 'rr-full', 'MR') -> their canonical spelling; unknown names unchanged."""
+    return {c.upper(): c for c in ALL_CONDITIONS}.get(label.strip().upper(), label.strip())
 
 
 def resample_indices(labels: np.ndarray, fraction: float, seed: int, strata: np.ndarray | None = None,
@@ -93,28 +108,51 @@ class TrainingSet:
 
     emg: np.ndarray
     labels: np.ndarray
-    counts: dict[str, int]
+    counts: dict[str, int]  # real (all real windows, withheld included), calibration, synthetic
     digest: str
+    detail: dict[str, int] = field(default_factory=lambda: {"clip": 0, "withheld": 0})  # real windows from the
+    # pool's clips, and from the pool's withheld EMG (RR-full only)
+
+
+def _split_count(w: LabelledWindows, idx: np.ndarray, split: str) -> int:
+    return int((w.meta["split"].to_numpy()[idx] == split).sum()) if "split" in w.meta else 0
 
 
 def _calibration_count(w: LabelledWindows, idx: np.ndarray) -> int:
-    return int((w.meta["split"].to_numpy()[idx] == "calibration").sum()) if "split" in w.meta else 0
+    return _split_count(w, idx, "calibration")
+
+
+def _real_counts(real: LabelledWindows, idx: np.ndarray, withheld: int = 0) -> dict[str, int]:
+    return {"real": len(idx) + withheld, "calibration": _calibration_count(real, idx)}
+
+
+def _detail(real: LabelledWindows, idx: np.ndarray, withheld: int = 0) -> dict[str, int]:
+    return {"clip": _split_count(real, idx, "clip"), "withheld": withheld}
 
 
 def training_set(condition: str, real: LabelledWindows, synth: LabelledWindows | None, mix_ratio: float, seed: int,
                  resample_fraction: float = DEFAULT_RESAMPLE_FRACTION,
-                 augment: AugmentSpec | None = None) -> TrainingSet:
-    """The windows `condition` (RR, GR, MR, or GR:<aug> / MR:<aug> with `augment`) trains on for this seed.
+                 augment: AugmentSpec | None = None, withheld: LabelledWindows | None = None) -> TrainingSet:
+    """The windows `condition` (RR, RR-full with `withheld`, GR, MR, or GR:<aug> / MR:<aug> with `augment`) trains on
+    for this seed.
 
-    counts: real (of which calibration) and synthetic (or augmented) windows."""
+    counts: real (of which calibration, clip and withheld pool EMG) and synthetic (or augmented) windows."""
     base, aug_name = parse_condition(condition)
     h = hashlib.sha1()
     real_idx = resample_indices(real.labels, resample_fraction, seed, _strata(real))
     if base == "RR":
         h.update(b"real" + real_idx.tobytes())
-        return TrainingSet(real.emg[real_idx], real.labels[real_idx],
-                           {"real": len(real_idx), "calibration": _calibration_count(real, real_idx), "synthetic": 0},
-                           h.hexdigest())
+        return TrainingSet(real.emg[real_idx], real.labels[real_idx], {**_real_counts(real, real_idx), "synthetic": 0},
+                           h.hexdigest(), _detail(real, real_idx))
+    if base == RR_FULL:
+        if withheld is None or len(withheld) == 0:
+            raise ValueError(f"{condition} needs the kinematics pool's withheld EMG")
+        w_idx = resample_indices(withheld.labels, resample_fraction, seed, stream=2)
+        h.update(b"real" + real_idx.tobytes() + b"withheld" + w_idx.tobytes())
+        return TrainingSet(np.concatenate([real.emg[real_idx], withheld.emg[w_idx]]),
+                           np.concatenate([real.labels[real_idx], withheld.labels[w_idx]]),
+                           {**_real_counts(real, real_idx, len(w_idx)), "synthetic": 0}, h.hexdigest(),
+                           _detail(real, real_idx, len(w_idx)))
     if aug_name is not None:
         if augment is None or augment.name != aug_name:
             raise ValueError(f"{condition} needs the augmentation {aug_name}")
@@ -138,35 +176,45 @@ def training_set(condition: str, real: LabelledWindows, synth: LabelledWindows |
     h.update(b"real" + real_idx.tobytes() + b"pick" + pick.tobytes())
     emg = np.concatenate([real.emg[real_idx], pool.emg[pick]])
     labels = np.concatenate([real.labels[real_idx], pool.labels[pick]])
-    return TrainingSet(emg, labels, {"real": len(real_idx), "calibration": _calibration_count(real, real_idx),
-                                     "synthetic": int(k)}, h.hexdigest())
+    return TrainingSet(emg, labels, {**_real_counts(real, real_idx), "synthetic": int(k)}, h.hexdigest(),
+                       _detail(real, real_idx))
 
 
 def active_conditions(conditions: Sequence[str], has_synthetic: bool,
-                      augment: Sequence[AugmentSpec] = ()) -> list[str]:
-    """The condition labels that run, in table order: the requested RR/GR/MR (GR and MR need a synthetic set), then
-    GR:<aug> / MR:<aug> for each augmentation and each requested GR/MR."""
-    out = [c for c in CONDITIONS if c in conditions and (c == "RR" or has_synthetic)]
+                      augment: Sequence[AugmentSpec] = (), has_withheld: bool = False) -> list[str]:
+    """The condition labels that run, in table order: the requested RR / RR-full / GR / MR (RR-full needs withheld pool
+    EMG, GR and MR a synthetic set), then GR:<aug> / MR:<aug> for each augmentation and each requested GR/MR."""
+    ok = {"RR": True, RR_FULL: has_withheld, "GR": has_synthetic, "MR": has_synthetic}
+    out = [c for c in ALL_CONDITIONS if c in conditions and ok[c]]
     out += [condition_label(c, a.name) for a in augment for c in ("GR", "MR") if c in conditions]
     return out
+
+
+def heldout_classes(train: LabelledWindows, test: LabelledWindows) -> np.ndarray:
+    """Test classes with no window in the train split (clip / calibration windows do not count): held-out gestures."""
+    own = train.labels[train.meta["split"].to_numpy() == "train"] if "split" in train.meta else train.labels
+    return np.array(sorted(set(np.unique(test.labels).tolist()) - set(np.unique(own).tolist())), dtype=np.int64)
 
 
 def run_protocols(train: LabelledWindows, test: LabelledWindows, synth: LabelledWindows | None, classifiers: list[str],
                   seeds: list[int], class_names: list[str], mix_ratio: float = 1.0, features: str = "td",
                   device: str = "cpu", n_jobs: int = 1, conditions: Sequence[str] = CONDITIONS,
                   progress: Callable[[str], Any] | None = None, augment: Sequence[AugmentSpec] = (),
-                  resample_fraction: float = DEFAULT_RESAMPLE_FRACTION) -> list[dict[str, Any]]:
+                  resample_fraction: float = DEFAULT_RESAMPLE_FRACTION,
+                  withheld: LabelledWindows | None = None) -> list[dict[str, Any]]:
     """One result row per (classifier, condition, seed): scores on the real test windows (pooled and per test user)
-    plus training counts/time."""
+    plus training counts/time; with held-out gestures (`heldout_classes`) also the accuracy on their test windows."""
     rows = []
-    conds = active_conditions(conditions, synth is not None, augment)
+    conds = active_conditions(conditions, synth is not None, augment, withheld is not None and len(withheld) > 0)
     by_name = {a.name: a for a in augment}
     users = test.meta["user"].to_numpy() if "user" in test.meta else None
+    heldout = heldout_classes(train, test)
+    in_heldout = np.isin(test.labels, heldout)
     for clf_name in classifiers:
         for cond in conds:
             aug = by_name.get(parse_condition(cond)[1] or "")
             for seed in seeds:
-                ts = training_set(cond, train, synth, mix_ratio, seed, resample_fraction, aug)
+                ts = training_set(cond, train, synth, mix_ratio, seed, resample_fraction, aug, withheld)
                 t0 = time.perf_counter()
                 clf = make_classifier(clf_name, seed=seed, num_classes=len(class_names), features=features,
                                       device=device, n_jobs=n_jobs).fit(ts.emg, ts.labels)
@@ -175,11 +223,17 @@ def run_protocols(train: LabelledWindows, test: LabelledWindows, synth: Labelled
                 row = {"classifier": clf_name, "condition": cond, "seed": int(seed),
                        **score(test.labels, pred, class_names),
                        "train_real": ts.counts["real"], "train_calibration": ts.counts["calibration"],
+                       "train_clip": ts.detail["clip"], "train_withheld": ts.detail["withheld"],
                        "train_synthetic": ts.counts["synthetic"], "test_windows": len(test),
                        "fit_seconds": round(fit_s, 3), "epochs": getattr(clf, "epochs_run", None),
                        "training_set_id": ts.digest[:16]}
                 if users is not None:
                     row["per_user_accuracy"] = per_user_accuracy(test.labels, pred, users)
+                if len(heldout):
+                    row["heldout_accuracy"] = float((pred[in_heldout] == test.labels[in_heldout]).mean())
+                    row["heldout_windows"] = int(in_heldout.sum())
+                    row["heldout_classes"] = [class_names[int(c)] for c in heldout]
+                    row["heldout_classes_in_training"] = int(np.isin(heldout, ts.labels).sum())
                 rows.append(row)
                 if progress:
                     progress(f"{clf_name} {cond} seed {seed}")
@@ -218,6 +272,11 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "accuracy_sd": _seed_sd(acc, defined), "macro_f1_mean": float(f1.mean()),
                 "macro_f1_sd": _seed_sd(f1, defined), "per_class_accuracy_mean": pc, "per_class_accuracy_sd": pc_sd,
                 "seed_sd_defined": defined}
+        if all("heldout_accuracy" in r for r in rs):
+            ho = np.array([r["heldout_accuracy"] for r in rs])
+            item.update(heldout_accuracy_mean=float(ho.mean()), heldout_accuracy_sd=_seed_sd(ho, defined),
+                        heldout_windows=rs[0]["heldout_windows"], heldout_classes=rs[0]["heldout_classes"],
+                        heldout_classes_in_training=max(r["heldout_classes_in_training"] for r in rs))
         if all("per_user_accuracy" in r for r in rs):
             users = list(dict.fromkeys(u for r in rs for u in r["per_user_accuracy"]))
             item["per_user"] = {}

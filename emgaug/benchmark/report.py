@@ -15,8 +15,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from emgaug.benchmark.tables import (augment_rows, comparison_rows, per_user_rows, resample_note,  # noqa: E402
-                                    similarity_rows, table2_rows, table3_rows)
+from emgaug.benchmark.tables import (augment_rows, comparison_rows, gap_rows, heldout_note,  # noqa: E402
+                                    heldout_rows, per_user_rows, resample_note, scarce_caption, similarity_rows,
+                                    table2_rows, table3_rows)
 from emgaug.metrics.paired import ENVELOPE_S, envelope  # noqa: E402
 
 MAX_TRACE_CHANNELS = 4
@@ -119,6 +120,35 @@ def accuracy_figure(run: dict[str, Any]) -> str:
     return _png(fig)
 
 
+def learning_curve_figure(points: list[dict[str, Any]], title: str = "") -> str:
+    """Accuracy vs EMG fraction: one panel per (selection rule, classifier), one line per condition (and per clip
+    length C when the points hold several), mean ± SD over seeds as a band (no band where the SD is undefined)."""
+    panels = list(dict.fromkeys((p["select"], p["classifier"]) for p in points))
+    clips = sorted({p["clip_s"] for p in points})
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.8), squeeze=False)
+    for ax, (sel, clf) in zip(axes[0], panels):
+        pts = [p for p in points if p["select"] == sel and p["classifier"] == clf]
+        lines = list(dict.fromkeys((p["line"], p["clip_s"]) for p in pts))
+        for k, (line, clip) in enumerate(lines):
+            lp = sorted((p for p in pts if p["line"] == line and p["clip_s"] == clip), key=lambda p: p["fraction"])
+            x = np.array([p["fraction"] for p in lp])
+            y = np.array([100 * p["mean"] for p in lp])
+            sd = np.array([100 * p["sd"] if p["sd"] is not None else np.nan for p in lp])
+            label = line + (f", clip {clip:g} s" if len(clips) > 1 else "")
+            color = plt.cm.tab10(k % 10)
+            style = "--" if line.startswith("RR-full") else "-"
+            ax.plot(x, y, style, marker="o", ms=3, color=color, label=label)
+            if np.isfinite(sd).any():
+                ax.fill_between(x, y - np.nan_to_num(sd), y + np.nan_to_num(sd), color=color, alpha=0.15)
+        ax.set_xlabel("fraction of training EMG kept")
+        ax.set_ylabel("accuracy (%)")
+        ax.set_title(f"{clf}, selection {sel}", fontsize=9)
+        ax.legend(fontsize=7)
+    fig.suptitle(title or "Learning curves: accuracy on the real test split vs EMG fraction (mean ± SD over seeds)",
+                 fontsize=10, y=1.02)
+    return _png(fig)
+
+
 def per_class_figure(run: dict[str, Any]) -> str:
     summ = run["summary"]
     classes = list(summ[0]["per_class_accuracy_mean"])
@@ -160,11 +190,23 @@ def render_html(results: dict[str, Any], plots: list[dict[str, Any]]) -> str:
     runs = results["runs"]
     if any(r.get("classifier_average") for r in runs):
         parts += ["<h2>Accuracy by split protocol (Table 3 layout)</h2>", _table(*table3_rows(runs))]
+    curve = sweep_points(runs)
+    if curve:
+        parts += ["<h2>Scarce EMG: learning curves</h2><p>One manifest per EMG fraction (<code>emgaug split "
+                  "--emg-fraction F</code>); RR-scarce trains on the real EMG that exists, RR-full (dashed) also on "
+                  "the kinematics pool's withheld EMG (upper reference), GR/MR on synthetic EMG from the pool's "
+                  "angles.</p>", learning_curve_figure(curve)]
     if any(r.get("similarity") for r in runs):
         parts += ["<h2>Similarity metrics</h2><p>Synthetic windows against the real windows of the same conditioning "
                   "angles (same file and rows); definitions in docs/metrics.md.</p>", _table(*similarity_rows(runs))]
     for run, plot in zip(runs, plots):
         parts.append(f"<h2>{html.escape(run['protocol'])}: {html.escape(run['manifest'])}</h2>")
+        if run.get("withheld_read"):
+            parts.append(f"<p class='warn'>RR-full read {run['withheld_read']['windows']} windows of the kinematics "
+                         f"pool's withheld EMG: {html.escape(run['withheld_read']['note'])}.</p>")
+        if run.get("oracle"):
+            parts.append(f"<p class='warn'>{html.escape(run['oracle']['note'])}; source split "
+                         f"{html.escape(str(run['oracle']['source_split']))}.</p>")
         leak = run.get("leakage_check")
         if leak:
             cls = "warn" if leak["problems"] else ""
@@ -177,6 +219,13 @@ def render_html(results: dict[str, Any], plots: list[dict[str, Any]]) -> str:
                       "<h3>Macro F1 (%)</h3>", _table(*table2_rows(run, "macro_f1"))]
             if augment_rows(run)[1]:
                 parts += ["<h3>Classic augmentation peers: accuracy (%)</h3>", _table(*augment_rows(run))]
+            if run.get("new_person") and per_user_rows(run)[1]:
+                ref = run["new_person"].get("reference_split")
+                parts.append("<p>New person: the test users' first seconds per stage are the calibration split. RR "
+                             "trains on the other people plus that calibration; GR/MR use the synthetic set"
+                             + (f", styled on each test user's {html.escape(str(ref))} clip" if ref else
+                                " (not styled on the calibration: synthesize with --reference calibration for that)")
+                             + ". Results per test user below.</p>")
             if per_user_rows(run)[1]:
                 parts += ["<h3>Accuracy (%) per test user</h3><p>Mean ± SD over seeds per user; the users × seeds "
                           "column takes every (user, seed) accuracy as one cell (each user weighs the same) with a 95 % "
@@ -185,6 +234,17 @@ def render_html(results: dict[str, Any], plots: list[dict[str, Any]]) -> str:
                 parts += ["<h3>Paired comparisons</h3><p>Condition minus reference, paired by (test user, seed); "
                           "Wilcoxon signed-rank test (two-sided, zero differences dropped), 95 % bootstrap CI of the "
                           "mean difference.</p>", _table(*comparison_rows(run))]
+            if run.get("gap_closed"):
+                parts += [f"<h3>Scarce EMG: gap closed ({html.escape(scarce_caption(run))})</h3><p>gap closed = (MR - "
+                          "RR-scarce) / (RR-full - RR-scarce): 0 = no better than the scarce real EMG, 100 % = as good "
+                          "as the pool's real EMG. RR-scarce: train [+ clip] [+ calibration]; RR-full: the same plus "
+                          "the kinematics pool's withheld real EMG (the upper reference, the only benchmark read of "
+                          "it); MR:&lt;aug&gt; augments the scarce real windows. User mean: each test user weighs the "
+                          "same, 95 % bootstrap CI over users; p: Wilcoxon signed-rank over (test user, seed) cells. "
+                          "Undefined where RR-full is not above RR-scarce.</p>", _table(*gap_rows(run))]
+            if heldout_rows(run)[1]:
+                parts += [f"<h3>Held-out gestures</h3><p>{html.escape(heldout_note(run))}</p>",
+                          _table(*heldout_rows(run))]
             parts += [accuracy_figure(run), per_class_figure(run)]
         if run.get("similarity"):
             sim = run["similarity"]
@@ -201,3 +261,13 @@ def render_html(results: dict[str, Any], plots: list[dict[str, Any]]) -> str:
     parts.append(f"<h2>Configuration</h2><pre>{html.escape(json.dumps(cfg, indent=2))}</pre>")
     parts.append(f"<p>Command: <code>{html.escape(results['command'])}</code></p></body></html>")
     return "\n".join(parts)
+
+
+def sweep_points(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Learning-curve points of the scarce runs of one benchmark, when they span at least two EMG fractions."""
+    from emgaug.benchmark.scarce import curve_points
+
+    scarce = [r for r in runs if r.get("scarce") and r.get("summary")]
+    if len({r["scarce"]["emg_fraction"] for r in scarce}) < 2:
+        return []
+    return [p for r in scarce for p in curve_points(r["summary"], r["scarce"])]

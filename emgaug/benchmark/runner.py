@@ -14,12 +14,14 @@ from rich.progress import Progress
 from emgaug.benchmark.augment import AugmentSpec, parse_augment
 from emgaug.benchmark.classifiers import CLASSIFIERS
 from emgaug.benchmark.config import BenchmarkConfig
-from emgaug.benchmark.data import (check_leakage, load_split_windows, paired_real_windows, real_training_windows,
-                                   refuse_leaky, resolve_window, synthetic_windows)
-from emgaug.benchmark.protocols import (CONDITIONS, DEFAULT_RESAMPLE_FRACTION, active_conditions,
-                                        average_over_classifiers, paired_comparisons, run_protocols, summarise)
+from emgaug.benchmark.data import (check_leakage, load_split_windows, paired_real_windows, read_withheld_windows,
+                                   real_training_windows, refuse_leaky, resolve_window, synthetic_windows)
+from emgaug.benchmark.protocols import (ALL_CONDITIONS, CONDITIONS, DEFAULT_RESAMPLE_FRACTION, RR_FULL,
+                                        active_conditions, average_over_classifiers, normalise_condition,
+                                        paired_comparisons, run_protocols, summarise)
+from emgaug.benchmark.scarce import gap_closed, scarce_info
 from emgaug.console import console, make_progress
-from emgaug.data.manifest import load_manifest
+from emgaug.data.manifest import CALIBRATION, KINEMATICS_POOL, load_manifest
 from emgaug.errors import EmgaugError
 from emgaug.metrics import paired
 from emgaug.metrics.features import FEATURE_KINDS
@@ -27,8 +29,13 @@ from emgaug.metrics.similarity import similarity_report
 from emgaug.provenance import code_version, command_line, file_sha256
 
 SYNTH_META_KEYS = ("model_name", "checkpoint_sha256", "manifest_path", "source_split", "allow_test_conditioning",
-                   "sample_rate", "created_utc", "code_version")
+                   "sample_rate", "created_utc", "code_version", "oracle", "person")
 EXAMPLE_PAIRS = 3
+
+
+def _no_synthetic(item: Any) -> bool:
+    """None, or the word 'none' in place of a path: this manifest gets no synthetic set (e.g. EMG fraction 1)."""
+    return item is None or (isinstance(item, (str, Path)) and str(item).strip().lower() == "none")
 
 
 def _load_synthetic(item: Any) -> tuple[Any, str]:
@@ -55,7 +62,7 @@ def run_benchmark(manifests: Sequence[str | Path], synthetic: Sequence[Any] = ()
                   n_jobs: int | None = None, out: str | Path | None = None, show_progress: bool = True,
                   max_memory_gb: float | None = 8.0, conditions: Sequence[str] = CONDITIONS,
                   augment: str | Sequence[str | AugmentSpec] | None = (),
-                  resample_fraction: float = DEFAULT_RESAMPLE_FRACTION) -> dict[str, Any]:
+                  resample_fraction: float = DEFAULT_RESAMPLE_FRACTION, rr_full: bool | None = None) -> dict[str, Any]:
     """Benchmark real vs synthetic training data on each manifest; synthetic sets pair with manifests in order.
 
     Returns the results dict (also written as results.json, results.csv and report.html under `out` when given).
@@ -65,10 +72,16 @@ def run_benchmark(manifests: Sequence[str | Path], synthetic: Sequence[Any] = ()
     (emgaug.benchmark.augment: e.g. ["noise", "magwarp@sigma=0.3"]). `resample_fraction` (default 0.8): each seed
     trains on a seeded class-stratified subsample of that fraction of the training windows, so seeds differ for
     every classifier (1.0 = all windows every seed).
+
+    Scarce manifests (`emgaug split --emg-fraction`): RR is RR-scarce; `rr_full` adds the RR-full upper reference
+    (RR's windows plus the kinematics pool's withheld real EMG, the one read of it, labelled as such): None (default)
+    = on for such manifests whenever RR runs; "RR-full" in `conditions` asks for it on any manifest with a pool.
+    Each run then reports gap closed = (MR - RR-scarce) / (RR-full - RR-scarce) (emgaug.benchmark.scarce). A
+    synthetic item 'none' (or None) gives that manifest no synthetic set (e.g. the EMG fraction 1 point of a sweep).
     """
     if not manifests:
         raise EmgaugError("no --manifest given; pass at least one manifest made by `emgaug split`")
-    synthetic = list(synthetic)
+    synthetic = [None if _no_synthetic(s) else s for s in synthetic]
     if synthetic and len(synthetic) != len(manifests):
         raise EmgaugError(f"{len(synthetic)} --synthetic set(s) for {len(manifests)} --manifest(s); give one synthetic set "
                           "per manifest, in the same order (or none for RR only)")
@@ -80,22 +93,24 @@ def run_benchmark(manifests: Sequence[str | Path], synthetic: Sequence[Any] = ()
     if not 0 < resample_fraction <= 1:
         raise EmgaugError(f"--resample-fraction must be in (0, 1], got {resample_fraction}")
     seed_list = _seed_list(seeds)
-    conditions = tuple(conditions)
-    bad = [c for c in conditions if c not in CONDITIONS]
+    conditions = tuple(normalise_condition(c) for c in conditions)
+    bad = [c for c in conditions if c not in ALL_CONDITIONS]
     if bad or not conditions:
-        raise EmgaugError(f"unknown condition(s) {', '.join(bad) or '(none given)'}; choose from {', '.join(CONDITIONS)}")
+        raise EmgaugError(f"unknown condition(s) {', '.join(bad) or '(none given)'}; choose from {', '.join(ALL_CONDITIONS)}")
     aug_specs = parse_augment(augment)
-    if classifiers and not synthetic and not aug_specs and "RR" not in conditions:
+    if (classifiers and not any(s is not None for s in synthetic) and not aug_specs
+            and not {"RR", RR_FULL} & set(conditions)):
         raise EmgaugError(f"conditions {','.join(conditions)} need --synthetic sets or --augment; add RR or pass one")
     from emgaug.benchmark.deep import resolve_device
 
     dev = str(resolve_device(device)) if any(c in ("tds_rnn", "neuropose") for c in classifiers) else "cpu"
     config = BenchmarkConfig(
         manifests=tuple(str(m) for m in manifests),
-        synthetic=tuple(str(s) if isinstance(s, (str, Path)) else "<in-memory>" for s in synthetic),
+        synthetic=tuple("none" if s is None else str(s) if isinstance(s, (str, Path)) else "<in-memory>"
+                        for s in synthetic),
         classifiers=tuple(classifiers), seeds=tuple(seed_list), conditions=conditions,
         augment=tuple(a.spec for a in aug_specs), mix_ratio=mix_ratio, features=features,
-        resample_fraction=float(resample_fraction), metrics=metrics, max_test_windows=max_test_windows,
+        resample_fraction=float(resample_fraction), rr_full=rr_full, metrics=metrics, max_test_windows=max_test_windows,
         max_train_windows=max_train_windows, window_s=window_s, stride_s=stride_s, device=dev, dtw_method=dtw_method,
         dtw_band=dtw_band, n_jobs=n_jobs, max_memory_gb=max_memory_gb)
     results: dict[str, Any] = {"tool": "emgaug benchmark", "code_version": code_version(), "command": command_line(),
@@ -125,11 +140,29 @@ def _run_one(mpath: Path, synth_item: Any, config: BenchmarkConfig, augment: lis
     run: dict[str, Any] = {"manifest": str(mpath), "manifest_sha256": file_sha256(mpath), "protocol": m.protocol,
                            "dataset": m.source, "window": window.to_dict(), "classes": class_names,
                            "synthetic": synth_path}
+    scarce = scarce_info(m.params)
+    if scarce is not None:
+        run["scarce"] = scarce
+    if m.splits.get(CALIBRATION):
+        run["new_person"] = {"calibration_s": m.params.get("calibration_s"),
+                             "reference_split": ((synth.metadata.get("person") or {}).get("reference_split")
+                                                 if synth is not None else None)}
+    has_pool = bool(m.splits.get(KINEMATICS_POOL))
+    if RR_FULL in config.conditions and not has_pool:
+        raise EmgaugError(f"{mpath}: RR-full trains on the kinematics pool's withheld EMG, and this manifest has no "
+                          "pool; make one with `emgaug split --emg-fraction`")
+    want_full = bool(has_pool and classifiers) and config.rr_full is not False and (
+        RR_FULL in config.conditions or config.rr_full is True or (scarce is not None and "RR" in config.conditions))
+    conditions = tuple(c for c in ALL_CONDITIONS if c in config.conditions or (c == RR_FULL and want_full))
     leak = None
     if synth is not None:
         leak = check_leakage(m, synth.labels, synth.metadata, synth_path)
         run["synthetic_metadata"] = {k: synth.metadata.get(k) for k in SYNTH_META_KEYS if k in synth.metadata}
         run["leakage_check"] = leak.to_dict()
+        if synth.metadata.get("oracle"):
+            run["oracle"] = {"source_split": synth.metadata.get("source_split"),
+                             "note": "oracle: the REAL EMG of the windows, written as a synthetic set (the ceiling of "
+                                     "GR/MR; from the kinematics pool it is a sanctioned read of withheld EMG)"}
         if classifiers:
             refuse_leaky(leak)
         if leak.manifest_matches is False:
@@ -144,11 +177,20 @@ def _run_one(mpath: Path, synth_item: Any, config: BenchmarkConfig, augment: lis
         train, split_counts = (real_training_windows(m, window, max_train, seed=0, progress=adv, max_gb=max_gb)
                                if need_train else (None, {}))
         test = load_split_windows(m, "test", window, max_test, seed=0, progress=adv, max_gb=max_gb) if classifiers else None
+        # the one benchmark read of the pool's withheld EMG: the RR-full upper reference, labelled in every output
+        withheld = (read_withheld_windows(m, window, RR_FULL, max_train, seed=0, progress=adv, max_gb=max_gb)
+                    if want_full else None)
+        if withheld is not None:
+            run["withheld_read"] = {"purpose": RR_FULL, "windows": len(withheld), "split": KINEMATICS_POOL,
+                                    "note": "RR-full = RR-scarce's windows plus the kinematics pool's real EMG: the "
+                                            "upper reference of the scarce-EMG benchmark, never a training source of "
+                                            "RR/GR/MR"}
         prog.update(t_read, total=prog.tasks[t_read].completed)
         synth_lw = synthetic_windows(synth, m, window, m.data_source.num_channels) if synth is not None else None
         run["counts"] = {"train_windows": len(train) if train is not None else 0, **split_counts,
                          "test_windows": len(test) if test is not None else 0,
-                         "synthetic_windows": len(synth_lw) if synth_lw is not None else 0}
+                         "synthetic_windows": len(synth_lw) if synth_lw is not None else 0,
+                         "withheld_windows": len(withheld) if withheld is not None else 0}
         if test is not None and "user" in test.meta:
             run["counts"]["test_windows_per_user"] = {str(u): int(n) for u, n in
                                                       test.meta["user"].astype(str).value_counts().sort_index().items()}
@@ -156,17 +198,20 @@ def _run_one(mpath: Path, synth_item: Any, config: BenchmarkConfig, augment: lis
             synth_train = synth_lw
             if synth_lw is not None and max_train is not None and len(synth_lw) > max_train:
                 synth_train = synth_lw.subset(np.sort(np.random.default_rng(0).choice(len(synth_lw), max_train, replace=False)))
-            n_cond = len(active_conditions(config.conditions, synth is not None, augment))
+            n_cond = len(active_conditions(conditions, synth is not None, augment, withheld is not None))
             t_fit = prog.add_task(f"{m.protocol}: training classifiers", total=len(classifiers) * n_cond * len(config.seeds))
             rows = run_protocols(train, test, synth_train, classifiers, list(config.seeds), class_names,
                                  mix_ratio=config.mix_ratio, features=config.features, device=config.device,
-                                 n_jobs=config.n_jobs or 1, conditions=config.conditions, augment=augment,
-                                 resample_fraction=config.resample_fraction,
+                                 n_jobs=config.n_jobs or 1, conditions=conditions, augment=augment,
+                                 resample_fraction=config.resample_fraction, withheld=withheld,
                                  progress=lambda msg: prog.update(t_fit, advance=1, description=f"{m.protocol}: {msg}"))
             run["results"] = rows
             run["summary"] = summarise(rows)
             run["classifier_average"] = average_over_classifiers(rows)
             run["comparisons"] = paired_comparisons(rows)
+            gaps = gap_closed(rows)
+            if gaps:
+                run["gap_closed"] = gaps
         if config.metrics and synth_lw is not None:
             t_pair = prog.add_task(f"{m.protocol}: reading paired real windows", total=None)
             real_p, idx, info = paired_real_windows(m, synth_lw, max_pairs=max_test, seed=0,

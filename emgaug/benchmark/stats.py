@@ -39,6 +39,25 @@ def bootstrap_ci(values: np.ndarray, n_boot: int = N_BOOTSTRAP, level: float = C
     return float(lo), float(hi)
 
 
+def bootstrap_ratio_ci(num: np.ndarray, den: np.ndarray, n_boot: int = N_BOOTSTRAP, level: float = CI_LEVEL,
+                       seed: int = 0) -> tuple[float, float] | None:
+    """Percentile bootstrap CI of mean(num) / mean(den) over paired units (e.g. test users): resample the units with
+    replacement n_boot times (seeded); resamples whose mean(den) <= 0 (ratio undefined) are dropped. None for fewer
+    than 2 units or when under half the resamples are defined."""
+    num, den = np.asarray(num, dtype=np.float64), np.asarray(den, dtype=np.float64)
+    keep = np.isfinite(num) & np.isfinite(den)
+    num, den = num[keep], den[keep]
+    if len(num) < 2:
+        return None
+    idx = np.random.default_rng(seed).integers(0, len(num), size=(n_boot, len(num)))
+    n, d = num[idx].mean(axis=1), den[idx].mean(axis=1)
+    ok = d > 0
+    if ok.sum() < n_boot / 2:
+        return None
+    lo, hi = np.quantile(n[ok] / d[ok], [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
 def sd_or_none(values: np.ndarray) -> float | None:
     """Sample SD (ddof = 1); None (undefined) for fewer than 2 values."""
     v = np.asarray(values, dtype=np.float64)

@@ -7,9 +7,10 @@ from typing import Any
 
 from rich.table import Table
 
-from emgaug.benchmark.protocols import CONDITIONS, parse_condition
+from emgaug.benchmark.protocols import ALL_CONDITIONS, RR_FULL, parse_condition
 
-CONDITION_NAMES = {"RR": "Real-only (RR)", "GR": "Synthetic-only (GR)", "MR": "Real + Synthetic (MR)"}
+CONDITION_NAMES = {"RR": "Real-only (RR)", RR_FULL: "Real incl. the pool's withheld EMG (RR-full, upper reference)",
+                   "GR": "Synthetic-only (GR)", "MR": "Real + Synthetic (MR)"}
 UNDEFINED = "undefined"
 
 
@@ -35,12 +36,25 @@ def resample_note(config: dict[str, Any]) -> str:
             "has an undefined seed SD")
 
 
+def column_name(run: dict[str, Any], cond: str) -> str:
+    """What a condition is called in this run's tables: RR is RR-scarce on a scarce manifest and 'RR (others +
+    calibration)' with a calibration split; RR-full is the upper reference; GR/MR name an oracle set."""
+    base, aug = parse_condition(cond)
+    if base == "RR":
+        return "RR-scarce" if run.get("scarce") else "RR (others + calibration)" if run.get("new_person") else "RR"
+    if base == RR_FULL:
+        return "RR-full (reference)"
+    if aug is None and run.get("oracle"):
+        return f"{cond} (oracle)"
+    return cond
+
+
 def table2_rows(run: dict[str, Any], key: str = "accuracy") -> tuple[list[str], list[list[str]]]:
-    """Header and rows: one row per classifier, `key` (accuracy or macro_f1) in % as mean ± SD per RR/GR/MR condition
-    of the synthetic set (augmentations: `augment_rows`); for accuracy a last row holds the classifier average (mean
-    ± SD over seeds of the per-seed average)."""
-    conds = [c for c in CONDITIONS if any(s["condition"] == c for s in run.get("summary", []))]
-    header = ["Classifier", *conds]
+    """Header and rows: one row per classifier, `key` (accuracy or macro_f1) in % as mean ± SD per RR / RR-full / GR /
+    MR condition of the synthetic set (augmentations: `augment_rows`); for accuracy a last row holds the classifier
+    average (mean ± SD over seeds of the per-seed average)."""
+    conds = [c for c in ALL_CONDITIONS if any(s["condition"] == c for s in run.get("summary", []))]
+    header = ["Classifier", *[column_name(run, c) for c in conds]]
     rows = []
     for clf in dict.fromkeys(s["classifier"] for s in run.get("summary", [])):
         by = {s["condition"]: s for s in run["summary"] if s["classifier"] == clf}
@@ -89,6 +103,7 @@ def per_user_rows(run: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     summ = [s for s in run.get("summary", []) if "per_user" in s]
     users = list(dict.fromkeys(u for s in summ for u in s["per_user"]))
     header = ["Classifier", "Condition", *users, "users × seeds [95 % CI]", "pooled"]
+    summ = [dict(s, condition=column_name(run, s["condition"])) for s in summ]
     rows = []
     for s in summ:
         cells = [pm(s["per_user"][u]["accuracy_mean"], s["per_user"][u]["accuracy_sd"]) if u in s["per_user"] else "—"
@@ -98,6 +113,57 @@ def per_user_rows(run: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         rows.append([s["classifier"], s["condition"], *cells, pm(s["user_accuracy_mean"], s["user_accuracy_sd"]) + ci_text,
                      pm(s["accuracy_mean"], s["accuracy_sd"])])
     return header, rows
+
+
+def _pct(v: float | None) -> str:
+    return "undefined" if v is None else f"{100 * v:.0f} %"
+
+
+def gap_rows(run: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Gap closed = (MR - RR-scarce) / (RR-full - RR-scarce) per classifier and MR-type condition: the accuracies
+    (pooled, mean over seeds), pooled and user-mean gap closed with its 95 % bootstrap CI over users, the Wilcoxon
+    p of MR vs RR-scarce (and of RR-full vs RR-scarce), then gap closed per test user."""
+    gaps = run.get("gap_closed", [])
+    users = list(dict.fromkeys(u for g in gaps for u in g["per_user"]))
+    header = ["Classifier", "Condition", "MR %", "RR-scarce %", "RR-full %", "gap closed (pooled)",
+              "gap closed (user mean) [95 % CI]", "p MR vs RR-scarce", "W/T/L", "p RR-full vs RR-scarce", *users]
+    rows = []
+    for g in gaps:
+        ci = g["user_mean_ci95"]
+        t, f = g["mr_vs_rr_scarce"], g["rr_full_vs_rr_scarce"]
+        rows.append([g["classifier"], column_name(run, g["condition"]), f"{100 * g['mr']:.1f}",
+                     f"{100 * g['rr_scarce']:.1f}", f"{100 * g['rr_full']:.1f}", _pct(g["pooled"]),
+                     _pct(g["user_mean"]) + (f" [{100 * ci[0]:.0f}, {100 * ci[1]:.0f}]" if ci else " [CI undefined]"),
+                     _p(t["p_value"]), f"{t['wins']}/{t['ties']}/{t['losses']}", _p(f["p_value"]),
+                     *[_pct(g["per_user"].get(u)) for u in users]])
+    return header, rows
+
+
+def heldout_rows(run: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Accuracy % on the test windows of held-out gestures (test classes absent from the train split) per classifier
+    and condition, with how many of those classes the condition's training data held; a condition that held none
+    cannot predict them (0 by construction: the floor)."""
+    summ = [s for s in run.get("summary", []) if "heldout_accuracy_mean" in s]
+    header = ["Classifier", "Condition", "held-out gestures accuracy %", "windows", "held-out classes trained", "note"]
+    rows = []
+    for s in summ:
+        n = len(s["heldout_classes"])
+        note = ("never saw these gestures: cannot recognise them, 0 by construction (the floor)"
+                if s["heldout_classes_in_training"] == 0 else "")
+        rows.append([s["classifier"], column_name(run, s["condition"]), pm(s["heldout_accuracy_mean"],
+                     s["heldout_accuracy_sd"]), str(s["heldout_windows"]), f"{s['heldout_classes_in_training']} of {n}",
+                     note])
+    return header, rows
+
+
+def heldout_note(run: dict[str, Any]) -> str:
+    summ = [s for s in run.get("summary", []) if "heldout_accuracy_mean" in s]
+    if not summ:
+        return ""
+    classes = summ[0]["heldout_classes"]
+    k = len(run.get("classes", [])) or len(classes)
+    return (f"Held-out gestures ({', '.join(classes)}): test classes with no window in the train split; chance over "
+            f"all {k} classes is {100 / k:.1f} %. RR trained on real EMG without them cannot predict them at all.")
 
 
 def _p(p: float | None) -> str:
@@ -113,7 +179,7 @@ def comparison_rows(run: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     rows = []
     for c in run.get("comparisons", []):
         ci = c["ci95_difference"]
-        rows.append([c["classifier"], c["condition"], c["reference"],
+        rows.append([c["classifier"], column_name(run, c["condition"]), column_name(run, c["reference"]),
                      pm(c["mean_difference"], c["sd_difference"]) if c["mean_difference"] is not None else "—",
                      f"[{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]" if ci else UNDEFINED, _p(c["p_value"]), str(c["n"]),
                      f"{c['wins']}/{c['ties']}/{c['losses']}"])
@@ -170,9 +236,26 @@ def print_tables(results: dict[str, Any], console) -> None:
             if r.get("comparisons"):
                 console.print(rich_table(f"Paired comparisons — {r['protocol']}: condition minus reference over (test "
                                          "user, seed) pairs, Wilcoxon signed-rank (two-sided)", *comparison_rows(r)))
+            if r.get("gap_closed"):
+                console.print(rich_table(f"Gap closed — {r['protocol']}, {scarce_caption(r)}: (MR - RR-scarce) / "
+                                         "(RR-full - RR-scarce); RR-full reads the pool's withheld EMG (reference "
+                                         "only)", *gap_rows(r)))
+            if heldout_rows(r)[1]:
+                console.print(rich_table(f"Held-out gestures — {r['protocol']}: {heldout_note(r)}", *heldout_rows(r)))
     if any(r.get("classifier_average") for r in runs):
         console.print(rich_table("Accuracy (%) by split protocol, average over classifiers, mean ± SD over seeds",
                                  *table3_rows(runs)))
     if any(r.get("similarity") for r in runs):
         console.print(rich_table("Similarity, synthetic vs real windows with the same conditioning angles "
                                  "(mean ± SD over pairs)", *similarity_rows(runs)))
+
+
+def scarce_caption(run: dict[str, Any]) -> str:
+    """'EMG fraction 0.333 (early, per session: reps01-02), clip 2 s' for a scarce run."""
+    sc = run.get("scarce") or {}
+    if not sc:
+        return ""
+    kept = sorted({", ".join(v) for v in sc.get("kept_sessions", {}).values()})
+    text = f"EMG fraction {sc['emg_fraction']:.3g} ({sc['emg_select']}, per {sc['emg_unit']}"
+    text += f": {'; '.join(kept[:3])}" if kept else ""
+    return text + ")" + (f", clip {sc['clip_s']:g} s" if sc.get("clip_s") else "")

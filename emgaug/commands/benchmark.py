@@ -13,12 +13,14 @@ from emgaug.console import console
 def benchmark(
     manifest: list[Path] = typer.Option(..., "--manifest", help="Split manifest (repeatable: one per split protocol)."),
     synthetic: Optional[list[Path]] = typer.Option(None, "--synthetic", help="Synthetic set made for the matching "
-                                                   "--manifest's train split (repeatable, paired in order)."),
+                                                   "--manifest's train split (repeatable, paired in order); 'none' "
+                                                   "for a manifest without one (e.g. EMG fraction 1 in a sweep)."),
     classifiers: str = typer.Option("svm,rf,tds_rnn,neuropose", help="Comma list of svm, rf, tds_rnn, neuropose; 'none' "
                                     "for similarity metrics only."),
     seeds: int = typer.Option(5, help="Seeds per classifier and condition (results are mean ± SD)."),
     conditions: str = typer.Option("RR,GR,MR", help="Comma list of training conditions to run; e.g. GR,MR when one "
-                                   "RR run (same manifest, seeds and caps) is shared by several synthetic sets."),
+                                   "RR run (same manifest, seeds and caps) is shared by several synthetic sets. "
+                                   "RR-full: the scarce-EMG upper reference (see --rr-full)."),
     mix_ratio: float = typer.Option(1.0, help="MR: synthetic windows added per real training window."),
     features: str = typer.Option("td", help="SVM/RF input (and the discriminative score's): td (time-domain "
                                  "features), amplitude (log MAV, RMS, WL per channel, floored; suits envelopes) or "
@@ -30,6 +32,11 @@ def benchmark(
                                                       "subsample of this fraction of the training windows (every "
                                                       "condition), so seeds differ for every classifier (default "
                                                       "0.8); 1 = all windows every seed."),
+    rr_full: Optional[bool] = typer.Option(None, "--rr-full/--no-rr-full", help="Scarce-EMG manifests (emgaug split "
+                                           "--emg-fraction): also train RR-full, RR's windows plus the kinematics "
+                                           "pool's withheld real EMG (the upper reference of gap closed = (MR - "
+                                           "RR-scarce) / (RR-full - RR-scarce)); default: on for such manifests when "
+                                           "RR runs."),
     metrics: bool = typer.Option(True, "--metrics/--no-metrics", help="Compute similarity metrics (needs --synthetic)."),
     max_test_windows: Optional[int] = typer.Option(None, help="Cap on real test windows and on similarity pairs (seeded subset)."),
     max_train_windows: Optional[int] = typer.Option(None, help="Cap on real and on synthetic training windows (seeded subset)."),
@@ -57,7 +64,7 @@ def benchmark(
                             dtw_method=dtw, dtw_band=dtw_band or None, n_jobs=jobs, out=out,
                             max_memory_gb=max_memory_gb,
                             conditions=[c.strip().upper() for c in conditions.split(",") if c.strip()],
-                            augment=augment,
+                            augment=augment, rr_full=rr_full,
                             **({"resample_fraction": resample_fraction} if resample_fraction is not None else {}))
     print_tables(results, console)
     console.print(f"wrote {out / 'results.json'}, {out / 'results.csv'} and {out / 'report.html'}")
