@@ -28,7 +28,7 @@ from rich.table import Table
 HERE = Path(__file__).resolve()
 E2E_STRIDE_S = 0.01  # heavily overlapping 1-s windows, so a small dataset yields 10k+ angle windows
 METHODS = ("emgaug_writer", "pandas_to_parquet", "np_save")
-LEGEND = {"emgaug_writer": "emgaug SyntheticWriter: streamed row groups (16 MB), snappy + byte-stream-split, labels + provenance",
+LEGEND = {"emgaug_writer": "emgaug SyntheticWriter: streamed row groups (16 MB), zstd + PLAIN floats, labels + provenance",
           "pandas_to_parquet": "peer: the whole set in one pandas DataFrame, then DataFrame.to_parquet",
           "np_save": "peer: the whole set in numpy arrays, then np.save (no labels, no metadata)",
           "e2e": "synthesize_set end to end: ridge checkpoint, CPU, window reads + generation + writing"}

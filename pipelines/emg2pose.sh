@@ -16,6 +16,8 @@ GPUS="${GPUS:-1}"
 PROTOCOLS="${PROTOCOLS:-sample-wise cross-subject cross-session cross-user-stage}"
 EXTRA=()
 [ -n "${MAX_TRAIN_WINDOWS:-}" ] && EXTRA+=(--max-train-windows "$MAX_TRAIN_WINDOWS")
+# a finished synthetic set is there (the set folder holds only Parquet: its metadata is in the part files)
+is_synthetic_set() { python -c 'import sys; from emgaug.synthesis.parquet_io import is_synthetic_set as f; sys.exit(0 if f(sys.argv[1]) else 1)' "$1"; }
 if [ "$GPUS" -gt 1 ]; then TRAIN=(torchrun --standalone --nproc_per_node "$GPUS" -m emgaug train); else TRAIN=(emgaug train); fi
 
 manifests=(); synthetic=()
@@ -28,7 +30,7 @@ for protocol in $PROTOCOLS; do
     # cross-user-stage: condition on the kinematics pool (training users' angles on the held-out stages), so the
     # synthetic set holds the unseen gestures; every other protocol conditions on the training split
     split=train; [ "$protocol" = cross-user-stage ] && split=kinematics_pool
-    [ -f "$OUT/synthetic/$protocol/$model/_emgaug_metadata.json" ] || \
+    is_synthetic_set "$OUT/synthetic/$protocol/$model" || \
       emgaug synthesize --checkpoint "$OUT/models/$protocol/$model/best.pt" --split "$split" \
         --out "$OUT/synthetic/$protocol/$model" --seed 0
   done

@@ -151,14 +151,10 @@ def _dirname(spec: str) -> str:
 
 
 def _is_set(path: Path) -> bool:
-    """A finished synthetic set is there (the chain is resumable)."""
-    from emgaug.synthesis.parquet_io import read_metadata
+    """A finished synthetic set is there (the chain is resumable; a set appears only when complete)."""
+    from emgaug.synthesis.parquet_io import is_synthetic_set
 
-    try:
-        read_metadata(path)
-        return True
-    except Exception:  # noqa: BLE001 - absent or unfinished: (re)make it
-        return False
+    return is_synthetic_set(path)
 
 
 def _benchmark(bench_dir: Path, mpath: Path, synth_dir: Path | None, classifiers: list[str], seeds: int,

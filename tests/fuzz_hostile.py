@@ -555,23 +555,63 @@ def _parts(s: Path) -> list[Path]:
     return sorted(s.glob("stage=*/*.parquet"))
 
 
+def _footer(f: Path) -> tuple[dict, dict | None]:
+    """(provenance, part record) from a part's metadata (the record is None when the part has none)."""
+    import pyarrow.parquet as pq
+    from emgaug.synthesis.schema import METADATA_KEY, PART_KEY
+
+    kv = pq.read_metadata(f).metadata or {}
+    return json.loads(kv[METADATA_KEY]), (json.loads(kv[PART_KEY]) if PART_KEY in kv else None)
+
+
+def _write_part(f: Path, t, prov: dict, rec: dict | None, refresh: bool) -> None:
+    """Write table `t` to part `f` with provenance `prov` and footer record `rec`, as a tool that keeps all file
+    metadata would; `refresh` also makes the record's checksums and row count match the new bytes."""
+    import hashlib
+
+    import pyarrow.parquet as pq
+    from emgaug.synthesis.parquet_io import _HashingFile
+    from emgaug.synthesis.schema import METADATA_KEY, PART_KEY
+
+    raw = json.dumps(prov).encode()
+    t = t.replace_schema_metadata({METADATA_KEY: raw})
+    tmp = f.with_name(f.name + ".edit")
+    sink = _HashingFile(tmp)
+    w = pq.ParquetWriter(sink, t.schema)
+    w.write_table(t)
+    if rec is not None:
+        if refresh:
+            rec = dict(rec, data_sha256=sink.hexdigest(), data_bytes=sink.nbytes, part_rows=t.num_rows,
+                       provenance_sha256=hashlib.sha256(raw).hexdigest())
+        w.add_key_value_metadata({PART_KEY: json.dumps(rec)})
+    w.close()
+    sink.close()
+    tmp.replace(f)
+
+
 def _refresh_sha(s: Path) -> None:
-    """What a careful editor (or a buggy tool) would do: recompute the checksums so only deeper checks can tell."""
+    """What a careful editor (or a buggy tool) would do: recompute the checksums so only deeper checks can tell
+    (older layout: the root JSON's part_sha256; Parquet-only layout: each part's footer record)."""
+    import pyarrow.parquet as pq
     from emgaug.provenance import file_sha256
 
     mf = s / "_emgaug_metadata.json"
-    meta = json.loads(mf.read_text())
-    meta["part_sha256"] = {p.relative_to(s).as_posix(): file_sha256(p) for p in _parts(s)}
-    mf.write_text(json.dumps(meta))
+    if mf.is_file():
+        meta = json.loads(mf.read_text())
+        meta["part_sha256"] = {p.relative_to(s).as_posix(): file_sha256(p) for p in _parts(s)}
+        mf.write_text(json.dumps(meta))
+        return
+    for p in _parts(s):
+        prov, rec = _footer(p)
+        _write_part(p, pq.read_table(p), prov, rec, refresh=True)
 
 
 def _rewrite_part(f: Path, fn) -> None:
+    """Rewrite a part's rows through `fn`, keeping its metadata (the footer record then no longer matches)."""
     import pyarrow.parquet as pq
 
-    t = pq.read_table(f)
-    meta = t.schema.metadata
-    t = fn(t)
-    pq.write_table(t.replace_schema_metadata(meta) if t.schema.metadata is None else t, f)
+    prov, rec = _footer(f)
+    _write_part(f, fn(pq.read_table(f)), prov, rec, refresh=False)
 
 
 def mp_flip(s, rng):
@@ -649,27 +689,71 @@ def mp_rows(s, rng):
 
 
 def mp_meta_bytes(s, rng):
+    """Flip bytes in the metadata: a part's footer (provenance, record, schema, statistics) in the Parquet-only
+    layout, the root JSON in the older one."""
+    import struct
+
     mf = s / "_emgaug_metadata.json"
-    if rng.random() < 0.7:
-        return flip_bytes(mf, rng, rng.randint(1, 6))
-    return truncate(mf, rng)
+    if mf.is_file():
+        if rng.random() < 0.7:
+            return flip_bytes(mf, rng, rng.randint(1, 6))
+        return truncate(mf, rng)
+    f = rng.choice(_parts(s))
+    raw = bytearray(f.read_bytes())
+    footer = struct.unpack("<i", raw[-8:-4])[0]
+    where = []
+    for _ in range(rng.randint(1, 6)):
+        i = rng.randrange(len(raw) - 8 - footer, len(raw) - 8)
+        raw[i] ^= 1 << rng.randrange(8)
+        where.append(i - (len(raw) - 8 - footer))
+    f.write_bytes(bytes(raw))
+    return f"{f.parent.name} footer offsets {sorted(where)}"
 
 
 def mp_meta_edit(s, rng):
+    """Edit one metadata key; in the Parquet-only layout the same edit in every part (provenance or footer record),
+    with the record's checksums made to match 70% of the time."""
+    import pyarrow.parquet as pq
+
+    value = None if rng.random() < 0.4 else rng.choice([None, [], {}, "x", -1, 0, [16, 0], [0, 400], True, 1e308])
     mf = s / "_emgaug_metadata.json"
-    meta = json.loads(mf.read_text())
-    k = rng.choice(sorted(meta))
-    if rng.random() < 0.4:
-        del meta[k]
-    else:
-        meta[k] = rng.choice([None, [], {}, "x", -1, 0, [16, 0], [0, 400], True, 1e308])
-    mf.write_text(json.dumps(meta))
-    return k
+    if mf.is_file():
+        meta = json.loads(mf.read_text())
+        k = rng.choice(sorted(meta))
+        if value is None:
+            del meta[k]
+        else:
+            meta[k] = value
+        mf.write_text(json.dumps(meta))
+        return k
+    parts = _parts(s)
+    prov0, rec0 = _footer(parts[0])
+    k = rng.choice(sorted(prov0) + sorted(set(rec0 or {}) & {"num_rows", "rows_per_stage", "partitions", "set_id"}))
+    refresh = rng.random() < 0.7
+    for p in parts:
+        prov, rec = _footer(p)
+        target = prov if k in prov0 else rec
+        if target is not None:
+            if value is None:
+                target.pop(k, None)
+            else:
+                target[k] = value
+        _write_part(p, pq.read_table(p), prov, rec, refresh=refresh)
+    return f"{k}{' (checksums refreshed)' if refresh else ''}"
 
 
 def mp_meta_delete(s, rng):
-    (s / "_emgaug_metadata.json").unlink()
-    return "metadata file removed"
+    """Remove the metadata: the root JSON (older layout) or a part's footer record (Parquet-only layout)."""
+    import pyarrow.parquet as pq
+
+    mf = s / "_emgaug_metadata.json"
+    if mf.is_file():
+        mf.unlink()
+        return "metadata file removed"
+    f = rng.choice(_parts(s))
+    prov, _ = _footer(f)
+    _write_part(f, pq.read_table(f), prov, None, refresh=False)
+    return f"{f.parent.name} footer record removed"
 
 
 def mp_extra(s, rng):

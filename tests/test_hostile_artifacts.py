@@ -97,11 +97,11 @@ def test_a_flipped_byte_in_a_part_file_is_refused(good_set):
     f.write_bytes(bytes(raw))
     with pytest.raises(EmgaugError, match="SHA-256 differs"):
         read_synthetic(good_set)
-    # a set written before per-part checksums: the Parquet page CRCs still catch it
+    # a set of the older layout (root JSON) written before per-part checksums: the Parquet page CRCs still catch it
+    from emgaug.synthesis.parquet_io import LAYOUT_KEYS, read_metadata
     from emgaug.synthesis.schema import METADATA_FILE
 
-    meta = json.loads((good_set / METADATA_FILE).read_text())
-    del meta["part_sha256"]
+    meta = {k: v for k, v in read_metadata(good_set).items() if k not in LAYOUT_KEYS}
     (good_set / METADATA_FILE).write_text(json.dumps(meta))
     with pytest.raises(EmgaugError, match="unreadable or inconsistent part file"):
         read_synthetic(good_set)
@@ -117,14 +117,15 @@ def test_malformed_synthetic_sets_are_one_line_errors(good_set, damage):
     elif damage == "drop_column":
         t = pq.read_table(f)
         pq.write_table(t.drop(["emg"]), f)
-    elif damage == "metadata_json":
+    elif damage == "metadata_json":  # a corrupt root JSON (the older layout's metadata file)
         (good_set / METADATA_FILE).write_text("{not json")
     elif damage == "no_parts":
         for _, p in part_files(good_set):
             shutil.rmtree(p.parent)
-        (good_set / METADATA_FILE).unlink()
     elif damage == "bad_shape":
-        meta = json.loads((good_set / METADATA_FILE).read_text())
+        from emgaug.synthesis.parquet_io import read_metadata
+
+        meta = read_metadata(good_set)
         meta["emg_shape"] = [3, -40]
         (good_set / METADATA_FILE).write_text(json.dumps(meta))
     with pytest.raises(EmgaugError) as e:

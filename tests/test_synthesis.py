@@ -4,7 +4,6 @@ test-split refusal, atomic interruption, kinematics-only inputs (unseen gestures
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import numpy as np
 import pandas as pd
@@ -16,7 +15,7 @@ from emgaug.data.manifest import load_manifest
 from emgaug.data.simulate import SAMPLE_RATE, _make_user, simulate_angles, write_emg2pose_file
 from emgaug.data.windows import WindowConfig, WindowDataset, stack_windows
 from emgaug.errors import EmgaugError
-from emgaug.synthesis import SyntheticWindowDataset, read_synthetic
+from emgaug.synthesis import SyntheticWindowDataset, read_metadata, read_synthetic
 from emgaug.synthesis.generate import batch_seed, synthesize_set
 from emgaug.training.checkpoint import load_generator
 from emgaug.training.trainer import train_model
@@ -298,7 +297,7 @@ def test_cli_command_writes_set_and_summary(ridge_ckpt, tmp_path):
                                    "--samples-per-window", "2", "--seed", "9", "--device", "cpu"])
     assert res.exit_code == 0, res.output
     assert "total" in res.output and "windows/s" in res.output
-    meta = json.loads((out / "_emgaug_metadata.json").read_text())
+    meta = read_metadata(out)  # from the part files: the set folder holds only Parquet
     assert meta["num_rows"] == 10 and meta["seed"] == 9
     res = CliRunner().invoke(app, ["--checkpoint", str(ridge_ckpt), "--out", str(tmp_path / "t"), "--split", "test"])
     assert isinstance(res.exception, EmgaugError) and "--allow-test-leakage" in str(res.exception)

@@ -35,10 +35,10 @@ from emgaug.data.recording import Recording
 from emgaug.data.source import DatasetSource
 from emgaug.data.windows import ResolvedWindow, WindowConfig, WindowDataset, default_angle_rate
 from emgaug.errors import EmgaugError
+from emgaug.lockfile import check_unlocked
 from emgaug.provenance import code_version, command_line, file_sha256
 from emgaug.synthesis.kinematics import open_kinematics
-from emgaug.synthesis.parquet_io import SyntheticWriter, read_metadata
-from emgaug.synthesis.schema import METADATA_FILE
+from emgaug.synthesis.parquet_io import SyntheticWriter, is_synthetic_set, read_metadata
 from emgaug.training.checkpoint import load_generator
 from emgaug.training.distributed import resolve_device
 
@@ -135,11 +135,12 @@ def _refuse_leak(where: str, hits: list[tuple[str, str]], allow: bool) -> None:
 
 
 def _check_out(out: Path, overwrite: bool) -> None:
+    check_unlocked(out, "synthetic set")  # another run is writing it: refuse now, not after loading everything
     if not out.exists():
         return
     if not overwrite:
         raise EmgaugError(f"{out}: already exists; pass --overwrite to replace it, or choose another --out")
-    if not out.is_dir() or not (out / METADATA_FILE).is_file():
+    if not is_synthetic_set(out):
         raise EmgaugError(f"{out}: exists and is not an emgaug synthetic set; refusing to replace it, choose another --out")
     read_metadata(out)
 
@@ -381,7 +382,8 @@ def synthesize_set(checkpoint: str | Path | None, out: str | Path, *, manifest: 
                     norm=loaded.norm.to_dict(), config=loaded.config)
     meta.update(person={"as_user": as_user, "reference_split": reference, "style_sources": plan.sources})
     T = window.window
-    with SyntheticWriter(out, emg_shape=(C, T), angle_shape=(ds.num_joints, window.angle_frames), metadata=meta) as writer:
+    with SyntheticWriter(out, emg_shape=(C, T), angle_shape=(ds.num_joints, window.angle_frames), metadata=meta,
+                         overwrite=overwrite) as writer:
         for b, lo in enumerate(range(0, len(picked), batch_size)):
             idx = picked[lo:lo + batch_size]
             reads = [ds.read_window(int(i)) for i in idx]

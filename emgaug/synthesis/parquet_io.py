@@ -1,14 +1,23 @@
 """Write and read synthetic EMG sets as hive-partitioned Parquet datasets (one folder per stage).
 
 The writer streams row groups as batches arrive (memory stays flat) inside an atomic temporary folder,
-so an interrupted run never leaves a dataset under the final name. The readers give back the same
-windowed arrays the real-data `WindowDataset` produces, in raw (denormalised) units.
+so an interrupted run never leaves a dataset under the final name, and holds a lock beside the output so a
+second writer is refused instead of silently replacing the first one's set. The folder holds only Parquet
+files, so pyarrow, pandas, polars, DuckDB and Spark read it as one table: the provenance is in every part's
+schema metadata (`emgaug`), and each part's footer records the part itself and the whole set's layout
+(`emgaug.part`: set id, parts, rows per stage, the SHA-256 of the part's data bytes). The readers give back
+the same windowed arrays the real-data `WindowDataset` produces, in raw (denormalised) units; sets of the
+older layout (a root `_emgaug_metadata.json`) are still read.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import struct
 import urllib.parse
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -18,12 +27,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from emgaug.atomic import atomic_path, json_default, write_json_atomic
+from emgaug import lockfile
+from emgaug.atomic import atomic_path, json_default
 from emgaug.errors import EmgaugError
 from emgaug.provenance import file_sha256
 from emgaug.synthesis.schema import (
-    ARRAY_COLUMNS, LABEL_COLUMNS, METADATA_FILE, METADATA_KEY, PART_NAME, PARTITION_KEY, SCHEMA_VERSION,
-    arrow_schema,
+    ARRAY_COLUMNS, COMPRESSION, LABEL_COLUMNS, METADATA_FILE, METADATA_KEY, PART_KEY, PART_NAME, PARTITION_KEY,
+    SCHEMA_VERSION, STATISTICS_COLUMNS, arrow_schema,
 )
 
 REQUIRED_LABELS = ("stage", "user", "session", "side", "filename", "split", "start", "stop", "sample_index", "window_index")
@@ -34,20 +44,105 @@ def partition_dir(stage: str) -> str:
     return f"{PARTITION_KEY}={urllib.parse.quote(str(stage), safe='')}"
 
 
+def is_synthetic_set(path: str | Path) -> bool:
+    """True when `path` is a folder written by `emgaug synthesize` (either layout); cheap (one footer), never raises.
+
+    Says what the folder is, not that it is intact: `read_metadata` / `read_synthetic` verify that."""
+    path = Path(path)
+    try:
+        if not path.is_dir():
+            return False
+        if (path / METADATA_FILE).is_file():
+            return True
+        parts = part_files(path)
+        return bool(parts) and METADATA_KEY in (pq.read_metadata(parts[0][1]).metadata or {})
+    except (OSError, ValueError, pa.ArrowException):
+        return False
+
+
+class _HashingFile:
+    """Write-only file that hashes what passes through: the SHA-256 of a part's bytes before its footer (every
+    data page and page header) is known when the footer is written, so the part can carry its own checksum."""
+
+    def __init__(self, path: Path):
+        self._f = open(path, "wb")
+        self._h = hashlib.sha256()
+        self.nbytes = 0
+
+    def write(self, data) -> int:
+        self._h.update(data)
+        self.nbytes += len(data)
+        return self._f.write(data)
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()
+
+    def tell(self) -> int:
+        return self._f.tell()
+
+    def flush(self) -> None:
+        self._f.flush()
+
+    def close(self) -> None:
+        self._f.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._f.closed
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+
+def _data_region(f: Path) -> int:
+    """Bytes of a Parquet file before its footer (the footer's length sits in the last 8 bytes, before 'PAR1')."""
+    with open(f, "rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        if size < 12:
+            raise ValueError(f"{size} bytes is too short for a Parquet file")
+        fh.seek(size - 8)
+        tail = fh.read(8)
+    footer = struct.unpack("<i", tail[:4])[0]
+    if tail[4:] != b"PAR1" or not 0 < footer <= size - 12:
+        raise ValueError("no Parquet footer at the end of the file")
+    return size - 8 - footer
+
+
+def data_sha256(f: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a part's bytes before its footer: what its writer recorded as `data_sha256`."""
+    f = Path(f)
+    left = _data_region(f)
+    h = hashlib.sha256()
+    with open(f, "rb") as fh:
+        while left > 0:
+            block = fh.read(min(chunk, left))
+            if not block:
+                break
+            h.update(block)
+            left -= len(block)
+    return h.hexdigest()
+
+
 class SyntheticWriter:
     """Context manager that streams synthetic windows into `final_dir` (a Parquet dataset, stage-partitioned).
 
     Rows are buffered per stage and written as row groups of about `row_group_bytes`; at most
     `max_buffer_bytes` are held at any time (when many stages interleave, the largest buffer is flushed
     early as a smaller row group). The dataset appears under `final_dir` only on a clean exit.
-    snappy is the default codec: on generator output (continuous floats) zstd saved ~7% of the bytes
-    at half the write speed (benchmarks/bench_synthesis.py measures it).
+    While the writer is open it holds the output's lock (`emgaug.lockfile`): a second writer of the same
+    `final_dir` is refused in one line, and an existing set there is replaced only with `overwrite=True`
+    (checked under the lock, so a set another run finished meanwhile is never replaced by surprise).
+    Compression and encodings: docs/synthetic_schema.md (measured by benchmarks/bench_parquet_encodings.py).
     """
 
     def __init__(self, final_dir: str | Path, *, emg_shape: tuple[int, int], angle_shape: tuple[int, int],
                  metadata: Mapping[str, Any], row_group_bytes: int = 16 << 20, max_buffer_bytes: int = 64 << 20,
-                 compression: str = "snappy"):
+                 compression: str = COMPRESSION, overwrite: bool = False):
         self.final_dir = Path(final_dir)
+        self.overwrite = bool(overwrite)
         self.emg_shape = (int(emg_shape[0]), int(emg_shape[1]))
         self.angle_shape = (int(angle_shape[0]), int(angle_shape[1]))
         self.metadata = {**dict(metadata), "schema_version": SCHEMA_VERSION, "emg_shape": list(self.emg_shape),
@@ -62,30 +157,48 @@ class SyntheticWriter:
         self._buffers: dict[str, list[pa.Table]] = {}
         self._buffered: dict[str, int] = {}
         self._writers: dict[str, pq.ParquetWriter] = {}
+        self._sinks: dict[str, _HashingFile] = {}
         self._rows_per_stage: dict[str, int] = {}
         self._next_row = 0
         self._ctx = None
+        self._lock: Path | None = None
         self.tmp_dir: Path | None = None
+        self.set_id = uuid.uuid4().hex
 
     # context management -------------------------------------------------------------------------
     def __enter__(self) -> "SyntheticWriter":
-        self._ctx = atomic_path(self.final_dir, is_dir=True)
-        self.tmp_dir = self._ctx.__enter__()
+        self._lock = lockfile.acquire(self.final_dir, "synthetic set")
+        try:
+            if self.final_dir.exists() or self.final_dir.is_symlink():
+                if not self.overwrite:
+                    raise EmgaugError(f"{self.final_dir}: already exists (another run may have just written it); pass "
+                                      "--overwrite to replace it, or choose another --out")
+                if not is_synthetic_set(self.final_dir):
+                    raise EmgaugError(f"{self.final_dir}: exists and is not an emgaug synthetic set; refusing to replace "
+                                      "it, choose another --out")
+            self._ctx = atomic_path(self.final_dir, is_dir=True)
+            self.tmp_dir = self._ctx.__enter__()
+        except BaseException:
+            lockfile.release(self._lock)
+            raise
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         assert self._ctx is not None, "SyntheticWriter used outside `with`"
-        if exc_type is None:
-            try:
-                self._finish()
-            except BaseException as e:
-                self._close_quietly()
-                self._ctx.__exit__(type(e), e, e.__traceback__)  # removes the temporary folder
-                raise
-            self._ctx.__exit__(None, None, None)  # renames onto the final name
-            return False
-        self._close_quietly()
-        return bool(self._ctx.__exit__(exc_type, exc, tb))
+        try:
+            if exc_type is None:
+                try:
+                    self._finish()
+                except BaseException as e:
+                    self._close_quietly()
+                    self._ctx.__exit__(type(e), e, e.__traceback__)  # removes the temporary folder
+                    raise
+                self._ctx.__exit__(None, None, None)  # renames onto the final name
+                return False
+            self._close_quietly()
+            return bool(self._ctx.__exit__(exc_type, exc, tb))
+        finally:
+            lockfile.release(self._lock)
 
     @property
     def num_rows(self) -> int:
@@ -173,27 +286,40 @@ class SyntheticWriter:
         if w is None:
             folder = self.tmp_dir / partition_dir(stage)
             folder.mkdir(parents=True, exist_ok=True)
+            sink = self._sinks[stage] = _HashingFile(folder / PART_NAME)
             w = self._writers[stage] = pq.ParquetWriter(
-                folder / PART_NAME, self.schema, compression=self.compression, use_dictionary=list(
+                sink, self.schema, compression=self.compression, use_dictionary=list(
                     c for c in LABEL_COLUMNS if self.schema.field(c).type == pa.string()),
-                use_byte_stream_split=["emg.list.element", "angles.list.element"],
-                write_statistics=["row_id", "window_index", "sample_index", "start", "stop"],
+                # float arrays PLAIN (no BYTE_STREAM_SPLIT, which Spark 3.x's vectorised reader refuses)
+                write_statistics=list(STATISTICS_COLUMNS),  # row-group min/max: filters on user/filename skip groups
                 write_page_checksum=True,  # CRC32 per page, verified on read: a flipped byte is an error, not data
             )
         return w
 
     def _finish(self) -> None:
+        if not self._next_row:
+            raise EmgaugError(f"{self.final_dir}: no windows were written; a synthetic set needs at least one (check the "
+                              "selected split, stages and users)")
         for stage in list(self._buffers):
             self._flush(stage, full_groups_only=False)
-        for w in self._writers.values():
-            w.close()
-        self._writers.clear()
         partitions = {s: f"{partition_dir(s)}/{PART_NAME}" for s in sorted(self._rows_per_stage)}
-        meta = {**self.metadata, "num_rows": self._next_row,
-                "rows_per_stage": dict(sorted(self._rows_per_stage.items())), "partitions": partitions,
-                # a replaced, swapped, renamed or edited part no longer matches: refused on read
-                "part_sha256": {rel: file_sha256(self.tmp_dir / rel) for rel in partitions.values()}}
-        write_json_atomic(self.tmp_dir / METADATA_FILE, json.loads(json.dumps(meta, default=json_default)))
+        layout = {"set_id": self.set_id, "num_rows": self._next_row,
+                  "rows_per_stage": dict(sorted(self._rows_per_stage.items())), "partitions": partitions}
+        provenance = hashlib.sha256(self.schema.metadata[METADATA_KEY]).hexdigest()
+        for stage, w in self._writers.items():
+            sink = self._sinks[stage]
+            # every byte before the footer has passed through the sink: its hash covers all data pages, so a
+            # replaced, swapped or edited part no longer matches (refused on read); the footer records the layout
+            # of the whole set, so a removed, added or renamed part is refused too
+            record = {**layout, "stage": stage, "part": partitions[stage], "part_rows": self._rows_per_stage[stage],
+                      "data_sha256": sink.hexdigest(), "data_bytes": sink.nbytes, "provenance_sha256": provenance}
+            w.add_key_value_metadata({PART_KEY: json.dumps(record, sort_keys=True, default=json_default)})
+            w.close()
+            sink.close()
+            if _data_region(self.tmp_dir / partitions[stage]) != record["data_bytes"]:  # pyarrow wrote after the hash
+                raise RuntimeError(f"{partitions[stage]}: the Parquet writer wrote data after its checksum was taken")
+        self._writers.clear()
+        self._sinks.clear()
 
     def _close_quietly(self) -> None:
         for w in self._writers.values():
@@ -201,7 +327,13 @@ class SyntheticWriter:
                 w.close()
             except Exception:  # noqa: BLE001 - the temporary folder is removed next anyway
                 pass
+        for sink in self._sinks.values():
+            try:
+                sink.close()
+            except Exception:  # noqa: BLE001
+                pass
         self._writers.clear()
+        self._sinks.clear()
         self._buffers.clear()
 
 
@@ -227,8 +359,39 @@ class SyntheticSet:
         return np.arange(T)[None, :] < self.labels["valid_samples"].to_numpy()[:, None]
 
 
+# the set-level keys a part's footer record contributes to `read_metadata`
+LAYOUT_KEYS = ("set_id", "num_rows", "rows_per_stage", "partitions")
+
+
+def _footer(f: Path) -> tuple[dict[bytes, bytes], int]:
+    """(key-value metadata, row count) from a part's Parquet footer, as a one-line error when unreadable."""
+    try:
+        md = pq.read_metadata(f)
+        return dict(md.metadata or {}), int(md.num_rows)
+    except (OSError, ValueError, pa.ArrowException) as e:
+        raise EmgaugError(f"{f}: unreadable part file ({_one_line(e)}); the synthetic set is corrupt or truncated, "
+                          "re-run `emgaug synthesize`") from e
+
+
+def _part_record(f: Path, kv: Mapping[bytes, bytes]) -> dict[str, Any] | None:
+    """The writer's record of this part (`emgaug.part` in the footer), None for parts of the older layout."""
+    raw = kv.get(PART_KEY)
+    if raw is None:
+        return None
+    try:
+        rec = json.loads(raw)
+        if not isinstance(rec, dict) or not isinstance(rec.get("partitions"), dict):
+            raise ValueError("not a JSON object with partitions")
+    except ValueError as e:
+        raise EmgaugError(f"{f}: unreadable emgaug part record ({_one_line(e)}); the part was edited, re-run "
+                          "`emgaug synthesize`") from e
+    return rec
+
+
 def read_metadata(path: str | Path) -> dict[str, Any]:
-    """Provenance and shapes of a synthetic set (root JSON, else the first part file's schema metadata)."""
+    """Provenance, shapes and layout of a synthetic set: from the part files' metadata (the provenance in every
+    part's schema metadata, the layout in each part's footer record), or from the root `_emgaug_metadata.json` of
+    sets written before the Parquet-only layout."""
     path = Path(path)
     if not path.is_dir():
         raise EmgaugError(f"{path}: synthetic set not found; pass the folder written by `emgaug synthesize`")
@@ -240,13 +403,23 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
         else:
             parts = part_files(path)
             if not parts:
-                raise EmgaugError(f"{path}: not an emgaug synthetic set (no {METADATA_FILE}, no stage=*/ parts); "
-                                  "re-run `emgaug synthesize`")
-            source = parts[0][1]
-            raw = (pq.read_schema(source).metadata or {}).get(METADATA_KEY)
+                raise EmgaugError(f"{path}: not an emgaug synthetic set (no stage=*/*.parquet part files); re-run "
+                                  "`emgaug synthesize`")
+            # the first part with a footer record (normally the first part: a part rewritten without one must not
+            # turn the whole set into the unchecked older layout)
+            source, kv, rec = parts[0][1], _footer(parts[0][1])[0], None
+            for _, f in parts:
+                f_kv = kv if f == parts[0][1] else _footer(f)[0]
+                rec = _part_record(f, f_kv)
+                if rec is not None:
+                    source, kv = f, f_kv
+                    break
+            raw = kv.get(METADATA_KEY)
             if raw is None:
                 raise EmgaugError(f"{source}: Parquet file carries no emgaug metadata; it was not written by emgaug")
             meta = json.loads(raw)
+            if isinstance(meta, dict) and rec is not None:
+                meta.update({k: rec.get(k) for k in LAYOUT_KEYS})
     except (OSError, ValueError, pa.ArrowException) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise EmgaugError(f"{source}: unreadable synthetic-set metadata ({_one_line(e)}); re-run `emgaug synthesize`") from e
     try:
@@ -318,12 +491,63 @@ def part_files(path: str | Path) -> list[tuple[str, Path]]:
     return out
 
 
+def _verify_part_records(path: Path, meta: dict[str, Any], parts: list[tuple[str, Path]]) -> None:
+    """Parquet-only layout: every part's footer record must belong to this set (same set id and layout), name the
+    file it is in (a renamed or swapped part relabels its windows), hold its recorded rows and provenance, and its
+    data bytes must hash to the SHA-256 its writer recorded; the parts on disk must be those the layout lists, with
+    the rows per stage it records (from the footers: a part emptied and re-recorded is refused even when streamed)."""
+    on_disk = {f.relative_to(path).as_posix(): f for _, f in parts}
+    listed = {str(v) for v in meta["partitions"].values()} if isinstance(meta.get("partitions"), dict) else set()
+    missing, extra = sorted(listed - set(on_disk)), sorted(set(on_disk) - listed)
+    if missing or extra:
+        what = f"missing {', '.join(missing[:3])}" if missing else f"unexpected {', '.join(extra[:3])}"
+        raise EmgaugError(f"{path}: part files do not match the set's metadata ({what}); the set was edited or is "
+                          "incomplete, re-run `emgaug synthesize`")
+    counts: dict[str, int] = {}
+    for stage, f in parts:
+        rel = f.relative_to(path).as_posix()
+        kv, rows = _footer(f)
+        counts[stage] = counts.get(stage, 0) + rows
+        rec = _part_record(f, kv)
+        if rec is None:
+            raise EmgaugError(f"{f}: part file carries no emgaug part record; it was rewritten or does not belong to "
+                              "this set, re-run `emgaug synthesize`")
+        if rec.get("set_id") != meta.get("set_id"):
+            raise EmgaugError(f"{f}: part of another synthetic set (set id {rec.get('set_id')}, this set "
+                              f"{meta.get('set_id')}); parts of different sets were mixed, re-run `emgaug synthesize`")
+        if any(rec.get(k) != meta.get(k) for k in LAYOUT_KEYS):
+            raise EmgaugError(f"{f}: its record of the set's parts and rows differs from the other parts'; the set was "
+                              "edited, re-run `emgaug synthesize`")
+        if rec.get("part") != rel:
+            raise EmgaugError(f"{f}: holds the part written as {rec.get('part')}; parts were renamed or swapped (stage "
+                              "labels come from the folder names), re-run `emgaug synthesize`")
+        prov = kv.get(METADATA_KEY)
+        if prov is None or hashlib.sha256(prov).hexdigest() != rec.get("provenance_sha256"):
+            raise EmgaugError(f"{f}: emgaug provenance differs from the one recorded when the set was written; the part "
+                              "was edited, re-run `emgaug synthesize`")
+        if rows != rec.get("part_rows"):
+            raise EmgaugError(f"{f}: holds {rows} rows, its writer wrote {rec.get('part_rows')}; the part was edited, "
+                              "re-run `emgaug synthesize`")
+        try:
+            ok = data_sha256(f) == rec.get("data_sha256")
+        except (OSError, ValueError) as e:
+            raise EmgaugError(f"{f}: unreadable part file ({_one_line(e)}); re-run `emgaug synthesize`") from e
+        if not ok:
+            raise EmgaugError(f"{f}: SHA-256 differs from the one recorded when the set was written; the part was "
+                              "changed or swapped, re-run `emgaug synthesize`")
+    _check_counts(path, meta, counts)
+
+
 def verified_parts(path: str | Path, meta: dict[str, Any]) -> list[tuple[str, Path]]:
     """The set's part files, checked against what its writer recorded: the same files (none missing, none added)
-    with the same SHA-256 (sets written before checksums: the partitions listed, when listed)."""
+    with the same SHA-256 of their data (older layout: the SHA-256 of each file listed in the root JSON; sets
+    written before checksums: the partitions listed, when listed)."""
     path = Path(path)
     parts = part_files(path)
     on_disk = {f.relative_to(path).as_posix(): f for _, f in parts}
+    if "set_id" in meta and not (path / METADATA_FILE).is_file():
+        _verify_part_records(path, meta, parts)
+        return parts
     sums = meta.get("part_sha256")
     listed = sums if isinstance(sums, dict) else meta.get("partitions")
     if isinstance(listed, dict):

@@ -11,10 +11,16 @@ import pyarrow as pa
 from emgaug.atomic import json_default
 
 SCHEMA_VERSION = 1
-METADATA_KEY = b"emgaug"
+METADATA_KEY = b"emgaug"  # provenance JSON, in every part's Arrow schema metadata (written when the part is opened)
+PART_KEY = b"emgaug.part"  # the part's own record and the set's layout, in its Parquet footer (written at close)
+# The folder of sets written before the Parquet-only layout held this JSON at its root; still read, never written:
+# it made the folder unreadable to polars (which refuses a directory whose files have different extensions).
 METADATA_FILE = "_emgaug_metadata.json"
 PARTITION_KEY = "stage"  # hive partition column: final_dir/stage=<url-quoted name>/part-0.parquet
 PART_NAME = "part-0.parquet"
+# Float arrays are PLAIN-encoded (no BYTE_STREAM_SPLIT: Spark 3.x's default vectorised reader refuses it) and
+# zstd-compressed; measurements in docs/synthetic_schema.md (benchmarks/bench_parquet_encodings.py).
+COMPRESSION = "zstd"
 
 # label columns stored in every part file (stage comes from the partition directory)
 STRING_COLUMNS = ("user", "session", "side", "filename", "split", "model_name", "checkpoint_sha256")
@@ -24,6 +30,10 @@ FLOAT_COLUMNS = ("sample_rate", "start_s", "stop_s")
 LABEL_COLUMNS = ("row_id", "window_index", "sample_index", "user", "session", "side", "filename", "split",
                  "start", "stop", "start_s", "stop_s", "valid_samples", "sample_rate", "model_name", "checkpoint_sha256")
 ARRAY_COLUMNS = ("emg", "angles", "angle_mask")
+# row-group min/max statistics are written for every label column, so engines skip row groups on filters such as
+# user = 'u7' or filename = '...' (rows are written in generation order: one recording's windows are contiguous);
+# stage filters skip whole files (the partition folders)
+STATISTICS_COLUMNS = LABEL_COLUMNS
 
 
 def arrow_schema(emg_shape: tuple[int, int], angle_shape: tuple[int, int], metadata: dict[str, Any]) -> pa.Schema:
