@@ -54,7 +54,9 @@ def resolve_window(manifest: Manifest, synthetic_meta: dict[str, Any] | None, wi
         if abs(win.sample_rate - fs) > 1e-6:
             raise EmgaugError(f"{manifest.path}: data is at {fs:g} Hz but the synthetic set was made at "
                               f"{win.sample_rate:g} Hz; pass the synthetic set made for this manifest")
-        if window_s is not None and int(round(window_s * fs)) != win.window:
+        asked = int(round(window_s * fs)) if window_s is not None else win.window
+        if max(win.angle_downsample, asked - asked % win.angle_downsample) != win.window:  # whole angle frames, as
+            # WindowConfig.resolve cuts them
             raise EmgaugError(f"--window-s {window_s} disagrees with the synthetic set's {win.window / fs:g} s windows; "
                               "drop --window-s so real and synthetic windows match")
         stride = max(1, int(round(stride_s * fs))) if stride_s is not None else max(1, win.window // 2)
