@@ -76,8 +76,8 @@ def _splits_hash(m) -> str:
     return hashlib.sha256(json.dumps(m.splits, sort_keys=True).encode()).hexdigest()[:10]
 
 
-def _tag(select: str, clip_s: float, fraction: float) -> str:
-    return f"{select}/clip{clip_s:g}s/f{fraction:.4g}"
+def _tag(select: str, clip_s: float, fraction: float, unit: str = "auto") -> str:
+    return f"{select}{'' if unit == 'auto' else '-' + unit}/clip{clip_s:g}s/f{fraction:.4g}"
 
 
 def run_chain(a: argparse.Namespace, log=print) -> dict[str, Any]:
@@ -96,6 +96,12 @@ def run_chain(a: argparse.Namespace, log=print) -> dict[str, Any]:
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()}
     summary: dict[str, Any] = {"data": str(a.data), "machine": machine(), "settings": settings, "timings_s": {},
                                "cells": {}}
+    previous = out / "summary.json"
+    if previous.is_file():  # cells of earlier invocations (other rules, units, clips) stay in the summary
+        old = json.loads(previous.read_text())
+        if old.get("data") == summary["data"] and old.get("settings", {}).get("protocol") == a.protocol:
+            summary["cells"].update(old.get("cells", {}))
+            summary["timings_s"].update(old.get("timings_s", {}))
     timings = summary["timings_s"]
     source = open_source(a.data, a.kind, **a.source_options)
     bench_kw = dict(classifiers=a.classifiers, seeds=a.seeds, features=a.features, metrics=False,
@@ -113,19 +119,24 @@ def run_chain(a: argparse.Namespace, log=print) -> dict[str, Any]:
     for select in a.select:
         for clip_s in a.clip_s:
             for fraction in a.fractions:
-                tag = _tag(select, clip_s, fraction)
+                tag = _tag(select, clip_s, fraction, a.emg_unit)
                 t = time.perf_counter()
                 m = make_split(source, a.protocol, seed=a.split_seed, users=a.users, gap_s=a.gap_s,
-                               emg_fraction=fraction, emg_select=select, clip_s=clip_s if clip_s > 0 else None,
+                               emg_fraction=fraction, emg_select=select, emg_unit=a.emg_unit,
+                               clip_s=clip_s if clip_s > 0 else None,
                                use_metadata_columns=not a.no_metadata_columns)
                 h = _splits_hash(m)
-                mpath = out / "manifests" / f"{a.protocol}_{select}_clip{clip_s:g}s_f{fraction:.4g}_{h}.json"
+                name = f"{select}_{m.params['emg_unit']}_clip{clip_s:g}s_f{fraction:.4g}_{h}"
+                mpath = out / "manifests" / f"{a.protocol}_{name}.json"
                 if not mpath.is_file():
                     m.save(mpath)
                 timings[f"{tag}/split"] = round(time.perf_counter() - t, 2)
-                cell_dir = out / "cells" / f"{select}_clip{clip_s:g}s_f{fraction:.4g}_{h}"
+                cell_dir = out / "cells" / name
                 has_pool = bool(m.splits.get(KINEMATICS_POOL))
-                cell: dict[str, Any] = {"select": select, "clip_s": clip_s, "fraction": fraction,
+                cell: dict[str, Any] = {"select": select, "unit": m.params["emg_unit"], "clip_s": clip_s,
+                                        "fraction": fraction, "settings": {k: settings[k] for k in (
+                                            "classifiers", "features", "seeds", "augment", "models", "clip_style",
+                                            "window_s", "stride_s", "epochs", "profile")},
                                         "manifest": str(mpath), "counts": m.counts,
                                         "emg_selection": m.params.get("emg_selection"), "runs": {}}
                 summary["cells"][tag] = cell
@@ -269,7 +280,8 @@ def markdown(summary: dict[str, Any]) -> str:
     for tag, cell in summary["cells"].items():
         kept = sorted({", ".join(v["kept_sessions"]) for v in (cell.get("emg_selection") or {}).get("per_user", {})
                        .values() if "kept_sessions" in v})
-        lines += [f"### {tag}: EMG fraction {cell['fraction']:.3g}, selection {cell['select']}, clip {cell['clip_s']:g} s"
+        lines += [f"### {tag}: EMG fraction {cell['fraction']:.3g}, selection {cell['select']} per "
+                  f"{cell.get('unit', 'session')}, clip {cell['clip_s']:g} s"
                   + (f" (EMG kept: {'; '.join(kept)})" if kept else ""), ""]
         if "mix_ratio" in cell:
             lines += [f"MR mix ratio {cell['mix_ratio']:.3g} (pool windows / scarce real windows).", ""]
@@ -318,7 +330,8 @@ def html_report(summary: dict[str, Any]) -> str:
 
     points = []
     for cell in summary["cells"].values():
-        sc = {"emg_fraction": cell["fraction"], "emg_select": cell["select"], "clip_s": cell["clip_s"]}
+        sc = {"emg_fraction": cell["fraction"], "emg_select": f"{cell['select']} per {cell.get('unit', 'session')}",
+              "clip_s": cell["clip_s"]}
         for name, run in cell["runs"].items():
             pts = curve_points(run["summary"], sc, label=None if name == REAL else name)
             points += [p for p in pts if name == REAL or p["line"].split(" ")[0] in ("GR", "MR")]
@@ -358,6 +371,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--fractions", default="1/3", help="Comma list of EMG fractions in (0, 1], e.g. 0.1,0.25,1/3,0.5,1.")
     ap.add_argument("--select", default="early,interleaved", help="Comma list of selection rules: early, interleaved, "
                     "random.")
+    ap.add_argument("--emg-unit", default="auto", choices=("auto", "session", "recording"), help="What a "
+                    "fraction counts: sessions (repetition groups) or each user's recordings of each gesture.")
     ap.add_argument("--clip-s", default="0", help="Comma list of clip lengths C in seconds (0 = no clip).")
     ap.add_argument("--clip-style", default="none", choices=sorted(CLIP_STYLES), help="none: synthesize without the "
                     "clips; person: reference='clip' (person-level style from each user's clips).")
