@@ -5,10 +5,12 @@ The Parquet reader/writer need only numpy/pandas/pyarrow; the torch Dataset is i
 
 from typing import Any
 
-from emgaug.synthesis.parquet_io import SyntheticSet, SyntheticWriter, iter_synthetic, read_metadata, read_synthetic
+from emgaug.synthesis.parquet_io import (
+    SyntheticSet, SyntheticWriter, is_synthetic_set, iter_synthetic, read_metadata, read_synthetic,
+)
 
-__all__ = ["SyntheticSet", "SyntheticWindowDataset", "SyntheticWriter", "iter_synthetic", "read_metadata",
-           "read_synthetic"]
+__all__ = ["SyntheticSet", "SyntheticWindowDataset", "SyntheticWriter", "is_synthetic_set", "iter_synthetic",
+           "read_metadata", "read_synthetic"]
 
 
 def __getattr__(name: str) -> Any:
