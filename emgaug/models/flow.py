@@ -31,6 +31,9 @@ from emgaug.data.windows import ResolvedWindow
 from emgaug.models.base import Batch, EMGGenerator, check_angles, factorize, masked_mean, randn, sample_mask, scalar
 
 SAMPLERS = ("euler", "midpoint", "heun")
+# training flow times: uniform; logit_normal (Esser et al. 2024: more weight mid-way); late (density 2t: more
+# weight near the data, where the fine texture is decided)
+TIME_SAMPLING = ("uniform", "logit_normal", "late")
 LOG_FLOOR = 0.01  # of a channel's RMS (normalised units): the floor under log-envelopes
 
 
@@ -117,13 +120,16 @@ class FlowMatchingGenerator(EMGGenerator):
     def __init__(self, num_channels: int, num_joints: int, window: ResolvedWindow, num_classes: int,
                  num_users: int = 0, rectified: bool = False, *, width: int = 64, emb_dim: int = 128,
                  mid_dilations: tuple[int, ...] = (1, 2, 4, 8, 1, 2, 4, 8), cond_drop: float = 0.1,
-                 guidance: float = 1.0, steps: int = 8, sampler: str = "heun", label_cond: bool = False,
-                 log_domain: bool | None = None, ema: float = 0.999, **style):
+                 guidance: float = 1.0, steps: int = 4, sampler: str = "euler", label_cond: bool = False,
+                 log_domain: bool | None = None, ema: float = 0.999, time_sampling: str = "uniform", **style):
         super().__init__(num_channels, num_joints, window, num_classes, num_users, rectified, **style)
         if sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
         if steps < 1 or not 0.0 <= cond_drop < 1.0 or not math.isfinite(guidance):
             raise ValueError(f"need steps >= 1, 0 <= cond_drop < 1 and a finite guidance; got {steps}, {cond_drop}, {guidance}")
+        if time_sampling not in TIME_SAMPLING:
+            raise ValueError(f"time_sampling must be one of {', '.join(TIME_SAMPLING)}, got {time_sampling!r}")
+        self.time_sampling = time_sampling
         self.cond_drop, self.guidance, self.steps, self.sampler = float(cond_drop), float(guidance), int(steps), sampler
         self.label_cond = bool(label_cond)
         self.conditions_on_labels = self.label_cond
@@ -213,12 +219,20 @@ class FlowMatchingGenerator(EMGGenerator):
         labels = batch.get("label") if self.label_cond else None
         frames, g = self._conditions(batch["angles"], style, labels, keep)
         x0 = torch.randn_like(x1)
-        t = torch.rand(B, device=x1.device)
+        t = self._train_times(B, x1.device)
         xt = (1 - t[:, None, None]) * x0 + t[:, None, None] * x1
         v = self.velocity(xt, t, frames, g)
         loss = masked_mean((v.float() - (x1 - x0)).pow(2), sample_mask(batch))
         logs = {"fm_loss": scalar(loss)}
         return self.with_alignment(loss, align, logs), logs
+
+    def _train_times(self, n: int, device: torch.device) -> Tensor:
+        u = torch.rand(n, device=device)
+        if self.time_sampling == "logit_normal":
+            return torch.sigmoid(torch.randn(n, device=device))
+        if self.time_sampling == "late":
+            return u.sqrt()
+        return u
 
     # -- sampling -------------------------------------------------------------------------------------
     def _guided(self, x: Tensor, t: float, cond: tuple[Tensor, Tensor], uncond: tuple[Tensor, Tensor] | None,
@@ -254,6 +268,8 @@ class FlowMatchingGenerator(EMGGenerator):
                 x = x + h * v
             elif sampler == "midpoint":
                 x = x + h * self._guided(x + 0.5 * h * v, t + 0.5 * h, cond, uncond, guidance)
+            elif k == steps - 1:  # Heun's last step is Euler (as in Karras et al. 2022): at t = 1 the velocity
+                x = x + h * v        # field has no training signal left (x_t is the data), its estimate is noise
             else:  # Heun: Euler predictor, trapezoidal corrector
                 x_e = x + h * v
                 x = x + 0.5 * h * (v + self._guided(x_e, t + h, cond, uncond, guidance))
@@ -277,8 +293,10 @@ class FlowMatchingGenerator(EMGGenerator):
 
     def function_evaluations(self, steps: int | None = None, sampler: str | None = None,
                              guidance: float | None = None) -> int:
-        """Network calls per `generate` (the cost of sampling): steps x (1 Euler, 2 midpoint/Heun) x (2 if guided)."""
+        """Network calls per `generate` (the cost of sampling): 1 per Euler step, 2 per midpoint step, 2 per Heun
+        step but 1 on its last, times 2 when guided (0 < guidance != 1)."""
         steps = self.steps if steps is None else steps
-        per = 1 if (sampler or self.sampler) == "euler" else 2
+        sampler = sampler or self.sampler
+        calls = {"euler": steps, "midpoint": 2 * steps, "heun": 2 * steps - 1}[sampler]
         g = self.guidance if guidance is None else guidance
-        return steps * per * (1 if g in (0.0, 1.0) else 2)
+        return calls * (1 if g in (0.0, 1.0) else 2)
