@@ -50,6 +50,9 @@ def synthesize(
     reference: Optional[str] = typer.Option(None, "--reference", help="Manifest split whose real EMG gives each "
                                             "person's style (e.g. calibration); other people's windows are rendered "
                                             "as the reference people in turn."),
+    clip: Optional[str] = typer.Option(None, "--clip", help="Manifest split of per-recording reference clips (e.g. "
+                                       "clip, from `emgaug split --clip-s`): each window gets its recording's "
+                                       "amplitude level (and, for a new person, style) from its clip."),
     oracle_real: bool = typer.Option(False, "--oracle-real", help="Write the REAL EMG of the selected windows in the "
                                      "synthetic schema (the ceiling of GR/MR; provenance says oracle)."),
     window_s: Optional[float] = typer.Option(None, "--window-s", help="--oracle-real without --checkpoint: window "
@@ -70,7 +73,7 @@ def synthesize(
         synthesize_set(checkpoint, out, manifest=manifest, split=split, stages=stage, users=user, kinematics=kinematics,
                        samples_per_window=samples_per_window, seed=seed, device=device, batch_size=batch_size,
                        max_windows=max_windows, allow_test_conditioning=allow_test_leakage, stride_s=stride_s,
-                       overwrite=overwrite, as_user=as_user, reference=reference, oracle_real=oracle_real,
+                       overwrite=overwrite, as_user=as_user, reference=reference, clip=clip, oracle_real=oracle_real,
                        window_s=window_s, summary=summary, on_progress=on_progress)
     finally:
         progress.stop()

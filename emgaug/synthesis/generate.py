@@ -37,6 +37,7 @@ from emgaug.data.windows import ResolvedWindow, WindowConfig, WindowDataset, def
 from emgaug.errors import EmgaugError
 from emgaug.lockfile import check_unlocked
 from emgaug.provenance import code_version, command_line, file_sha256
+from emgaug.synthesis.clips import calibrate_clips
 from emgaug.synthesis.kinematics import open_kinematics
 from emgaug.synthesis.parquet_io import SyntheticWriter, is_synthetic_set, read_metadata
 from emgaug.training.checkpoint import load_generator
@@ -309,7 +310,8 @@ def synthesize_set(checkpoint: str | Path | None, out: str | Path, *, manifest: 
                    kinematics: str | Path | None = None, samples_per_window: int = 1, seed: int = 0,
                    device: str = "auto", batch_size: int = 64, max_windows: int | None = None,
                    allow_test_conditioning: bool = False, stride_s: float | None = None, overwrite: bool = False,
-                   as_user: str | None = None, reference: str | None = None, oracle_real: bool = False,
+                   as_user: str | None = None, reference: str | None = None, clip: str | None = None,
+                   oracle_real: bool = False,
                    window_s: float | None = None, on_progress: Callable[[int, int], None] | None = None,
                    summary: list[SynthesisSummary] | None = None) -> Path:
     """Generate a synthetic set from `checkpoint` into the Parquet dataset folder `out`; returns `out`.
@@ -329,9 +331,12 @@ def synthesize_set(checkpoint: str | Path | None, out: str | Path, *, manifest: 
         raise EmgaugError(f"--max-windows must be >= 1, got {max_windows}")
     if stride_s is not None and stride_s <= 0:
         raise EmgaugError(f"--stride-s must be > 0 seconds, got {stride_s}")
-    if oracle_real and (kinematics is not None or samples_per_window != 1 or as_user or reference):
+    if oracle_real and (kinematics is not None or samples_per_window != 1 or as_user or reference or clip):
         raise EmgaugError("--oracle-real writes the real EMG of manifest windows: it takes no --kinematics, "
-                          "--as-user or --reference, and one draw per window")
+                          "--as-user, --reference or --clip, and one draw per window")
+    if clip and (as_user or reference or kinematics is not None):
+        raise EmgaugError("--clip styles each window on its own recording's clip; it does not combine with "
+                          "--as-user, --reference or --kinematics")
     if not oracle_real and checkpoint is None:
         raise EmgaugError("pass --checkpoint (a generator written by `emgaug train`), or --oracle-real")
     _check_out(out, overwrite)
@@ -380,7 +385,14 @@ def synthesize_set(checkpoint: str | Path | None, out: str | Path, *, manifest: 
                     seeding="torch.Generator (CPU) per (seed, sample_index, batch_index) via numpy SeedSequence",
                     units="raw (denormalised) EMG and joint-angle units of the training data",
                     norm=loaded.norm.to_dict(), config=loaded.config)
-    meta.update(person={"as_user": as_user, "reference_split": reference, "style_sources": plan.sources})
+    gains = None
+    if clip and not oracle_real:
+        if sel.manifest_path is None:
+            raise EmgaugError("--clip names a split of a manifest; pass --manifest")
+        calib = calibrate_clips(loaded, load_manifest(sel.manifest_path), clip, seed, dev)
+        gains, plan = _apply_clips(calib, ds.window_recordings(), picked, plan, C)
+    meta.update(person={"as_user": as_user, "reference_split": reference, "clip_split": clip,
+                        "style_sources": plan.sources})
     T = window.window
     with SyntheticWriter(out, emg_shape=(C, T), angle_shape=(ds.num_joints, window.angle_frames), metadata=meta,
                          overwrite=overwrite) as writer:
@@ -396,6 +408,8 @@ def synthesize_set(checkpoint: str | Path | None, out: str | Path, *, manifest: 
             else:
                 emg = _generate_batch(loaded, raw_ang, amask, metas, label_map, seed, b, S, dev,
                                       None if plan.styles is None else plan.styles[lo:lo + len(idx)])
+                if gains is not None:  # the amplitude level of each window's recording, from its clip
+                    emg *= gains[lo:lo + len(idx), None, :, None]
             emg[np.broadcast_to(np.arange(T) >= valid[:, None, None, None], emg.shape)] = 0.0  # padding stays 0, as in real windows
             writer.write_batch(emg.reshape(-1, C, T), np.repeat(raw_ang, S, axis=0),
                                _batch_rows(metas, idx, valid, S, sel.split_label), angle_mask=np.repeat(amask, S, axis=0))
@@ -409,6 +423,25 @@ def synthesize_set(checkpoint: str | Path | None, out: str | Path, *, manifest: 
                                         seconds=time.perf_counter() - t0, bytes_on_disk=size, source_split=sel.source_split,
                                         device=dev, model_name=loaded.model_name, extra={"style_sources": plan.sources}))
     return out
+
+
+def _apply_clips(calib, recs: list[Recording], picked: np.ndarray, plan: StylePlan,
+                 C: int) -> tuple[np.ndarray, StylePlan]:
+    """Per selected window: its clip group's gain (C,) and style (windows without a clip keep gain 1 and their
+    planned style)."""
+    gains = np.ones((len(picked), C), dtype=np.float32)
+    styles = None if plan.styles is None else plan.styles.clone()
+    hit = 0
+    for k, i in enumerate(picked):
+        found = calib.lookup(recs[int(i)])
+        if found is None:
+            continue
+        style, gains[k] = found
+        hit += 1
+        if styles is not None and style is not None:
+            styles[k] = style.to(styles.dtype)
+    sources = {"clip": hit, **({"no_clip": len(picked) - hit} if hit < len(picked) else {})}
+    return gains, StylePlan(plan.users, styles, sources)
 
 
 def _generate_batch(loaded, raw_ang: np.ndarray, amask: np.ndarray, metas: list[dict[str, Any]],
