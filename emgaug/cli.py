@@ -26,6 +26,7 @@ from typing import Sequence
 import typer
 
 from emgaug.commands.benchmark import benchmark
+from emgaug.commands.models import models
 from emgaug.commands.simulate import simulate
 from emgaug.commands.split import split
 from emgaug.commands.synthesize import synthesize
@@ -36,7 +37,7 @@ from emgaug.errors import EmgaugError
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Joint-angle-driven EMG synthesis (SeqEMG-GAN and peers) and honest augmentation benchmarks.")
 for _name, _fn in (("simulate", simulate), ("split", split), ("train", train), ("synthesize", synthesize),
-                   ("benchmark", benchmark)):
+                   ("benchmark", benchmark), ("models", models)):
     app.command(_name)(_fn)
 
 EXIT_OK, EXIT_BUG, EXIT_INPUT, EXIT_INTERRUPT, EXIT_TERMINATED = 0, 1, 2, 130, 143

@@ -13,7 +13,6 @@ from emgaug.commands.options import check_output_dir, non_negative, positive
 from emgaug.console import console
 from emgaug.data.windows import WindowConfig
 from emgaug.errors import EmgaugError
-from emgaug.models.registry import MODEL_NAMES
 from emgaug.training.checkpoint import read_checkpoint
 from emgaug.training.trainer import train_model
 from emgaug.training.validation import VAL_METRICS
@@ -38,7 +37,8 @@ def parse_model_options(pairs: list[str], flag: str = "--set") -> dict[str, Any]
 
 def train(
     manifest: Path = typer.Option(..., "--manifest", help="Split manifest written by `emgaug split`."),
-    model: str = typer.Option("seqemg_gan", "--model", help=f"One of: {', '.join(MODEL_NAMES)}."),
+    model: str = typer.Option("seqemg_gan", "--model", help="Generator name; `emgaug models` lists them with their "
+                              "--set options."),
     out: Optional[Path] = typer.Option(None, "--out", help="Checkpoint folder (default runs/<model>-<protocol>)."),
     epochs: Optional[int] = typer.Option(None, min=1, help="Epochs (default: 100 for --profile paper, 30 for fast)."),
     batch_size: Optional[int] = typer.Option(None, min=1, help="Global batch size (default: 32 paper, 64 fast)."),
