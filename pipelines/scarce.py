@@ -334,15 +334,15 @@ def html_report(summary: dict[str, Any]) -> str:
               "clip_s": cell["clip_s"]}
         for name, run in cell["runs"].items():
             pts = curve_points(run["summary"], sc, label=None if name == REAL else name)
-            points += [p for p in pts if name == REAL or p["line"].split(" ")[0] in ("GR", "MR")]
+            # RR-scarce, RR-full, GR and MR of each generator and the oracle, MR of each augmentation
+            points += [p for p in pts if not p["line"].startswith("GR:") and (name == REAL or p["line"][:2] in ("GR", "MR"))]
     parts = [f"<html><head><meta charset='utf-8'><title>emgaug scarce EMG</title><style>{CSS}</style></head><body>",
              "<h1>Scarce EMG: learning curves and gap closed</h1>",
              "<p>RR-scarce: the real EMG that exists (train [+ clip]); RR-full (dashed): plus the kinematics pool's "
              "real EMG (upper reference); GR/MR &lt;model&gt;: synthetic EMG from the pool's angles; oracle: the "
              "pool's real EMG written as a synthetic set; MR:&lt;aug&gt;: classic augmentation of the scarce real "
              "windows. Mean ± SD over seeds.</p>"]
-    if len({p["fraction"] for p in points}) >= 2:
-        parts.append(learning_curve_figure(points))
+    parts.append(learning_curve_figure(points))
     parts.append(f"<pre>{html.escape(markdown(summary))}</pre></body></html>")
     return "\n".join(parts)
 

@@ -121,31 +121,46 @@ def accuracy_figure(run: dict[str, Any]) -> str:
 
 
 def learning_curve_figure(points: list[dict[str, Any]], title: str = "") -> str:
-    """Accuracy vs EMG fraction: one panel per (selection rule, classifier), one line per condition (and per clip
-    length C when the points hold several), mean ± SD over seeds as a band (no band where the SD is undefined)."""
-    panels = list(dict.fromkeys((p["select"], p["classifier"]) for p in points))
-    clips = sorted({p["clip_s"] for p in points})
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.8), squeeze=False)
-    for ax, (sel, clf) in zip(axes[0], panels):
-        pts = [p for p in points if p["select"] == sel and p["classifier"] == clf]
-        lines = list(dict.fromkeys((p["line"], p["clip_s"]) for p in pts))
-        for k, (line, clip) in enumerate(lines):
-            lp = sorted((p for p in pts if p["line"] == line and p["clip_s"] == clip), key=lambda p: p["fraction"])
-            x = np.array([p["fraction"] for p in lp])
-            y = np.array([100 * p["mean"] for p in lp])
-            sd = np.array([100 * p["sd"] if p["sd"] is not None else np.nan for p in lp])
-            label = line + (f", clip {clip:g} s" if len(clips) > 1 else "")
-            color = plt.cm.tab10(k % 10)
-            style = "--" if line.startswith("RR-full") else "-"
-            ax.plot(x, y, style, marker="o", ms=3, color=color, label=label)
-            if np.isfinite(sd).any():
-                ax.fill_between(x, y - np.nan_to_num(sd), y + np.nan_to_num(sd), color=color, alpha=0.15)
-        ax.set_xlabel("fraction of training EMG kept")
-        ax.set_ylabel("accuracy (%)")
-        ax.set_title(f"{clf}, selection {sel}", fontsize=9)
-        ax.legend(fontsize=7)
+    """Accuracy vs EMG fraction: one panel per (selection rule, classifier) that has two or more fractions (rows:
+    selection rules, columns: classifiers), one colour per condition line, one line style per clip length C, mean ±
+    SD over seeds as a band (none where the SD is undefined); one legend for the figure. '' when no panel has two
+    fractions."""
+    sels = [sel for sel in dict.fromkeys(p["select"] for p in points)
+            if len({p["fraction"] for p in points if p["select"] == sel}) >= 2]
+    clfs = list(dict.fromkeys(p["classifier"] for p in points if p["select"] in sels))
+    if not sels:
+        return ""
+    names = list(dict.fromkeys(p["line"] for p in points if p["select"] in sels))
+    clips = sorted({p["clip_s"] for p in points if p["select"] in sels})
+    color = {n: plt.cm.tab20(k % 20) for k, n in enumerate(names)}
+    style = {c: ("-", "--", ":", "-.")[k % 4] for k, c in enumerate(clips)}
+    fig, axes = plt.subplots(len(sels), len(clfs), figsize=(4.6 * len(clfs), 3.4 * len(sels)), squeeze=False,
+                             sharey=True)
+    for i, sel in enumerate(sels):
+        for j, clf in enumerate(clfs):
+            ax = axes[i, j]
+            pts = [p for p in points if p["select"] == sel and p["classifier"] == clf]
+            for line, clip in dict.fromkeys((p["line"], p["clip_s"]) for p in pts):
+                lp = sorted((p for p in pts if p["line"] == line and p["clip_s"] == clip), key=lambda p: p["fraction"])
+                x = np.array([p["fraction"] for p in lp])
+                y = np.array([100 * p["mean"] for p in lp])
+                sd = np.array([100 * p["sd"] if p["sd"] is not None else np.nan for p in lp])
+                lw = 2.2 if line.startswith("RR") else 1.2
+                ax.plot(x, y, style[clip], marker="o", ms=3, lw=lw, color=color[line])
+                if np.isfinite(sd).any():
+                    ax.fill_between(x, y - np.nan_to_num(sd), y + np.nan_to_num(sd), color=color[line], alpha=0.12)
+            ax.set_title(f"{clf}, selection {sel}", fontsize=9)
+            ax.set_xlabel("fraction of training EMG kept", fontsize=8)
+            ax.set_ylabel("accuracy (%)", fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.grid(alpha=0.3)
+    handles = [plt.Line2D([], [], color=color[n], lw=2.2 if n.startswith("RR") else 1.2, label=n) for n in names]
+    if len(clips) > 1:
+        handles += [plt.Line2D([], [], color="black", ls=style[c], label=f"clip {c:g} s") for c in clips]
+    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, frameon=False)
     fig.suptitle(title or "Learning curves: accuracy on the real test split vs EMG fraction (mean ± SD over seeds)",
-                 fontsize=10, y=1.02)
+                 fontsize=10)
+    fig.tight_layout()
     return _png(fig)
 
 
@@ -191,7 +206,7 @@ def render_html(results: dict[str, Any], plots: list[dict[str, Any]]) -> str:
     if any(r.get("classifier_average") for r in runs):
         parts += ["<h2>Accuracy by split protocol (Table 3 layout)</h2>", _table(*table3_rows(runs))]
     curve = sweep_points(runs)
-    if curve:
+    if curve and learning_curve_figure(curve):
         parts += ["<h2>Scarce EMG: learning curves</h2><p>One manifest per EMG fraction (<code>emgaug split "
                   "--emg-fraction F</code>); RR-scarce trains on the real EMG that exists, RR-full (dashed) also on "
                   "the kinematics pool's withheld EMG (upper reference), GR/MR on synthetic EMG from the pool's "

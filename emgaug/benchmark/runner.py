@@ -154,6 +154,7 @@ def _run_one(mpath: Path, synth_item: Any, config: BenchmarkConfig, augment: lis
     want_full = bool(has_pool and classifiers) and config.rr_full is not False and (
         RR_FULL in config.conditions or config.rr_full is True or (scarce is not None and "RR" in config.conditions))
     conditions = tuple(c for c in ALL_CONDITIONS if c in config.conditions or (c == RR_FULL and want_full))
+    run["conditions"] = list(conditions)  # as run here: RR-full is added for scarce manifests
     leak = None
     if synth is not None:
         leak = check_leakage(m, synth.labels, synth.metadata, synth_path)
