@@ -286,3 +286,40 @@ def test_matching_aware_discriminator_learns_to_reject_real_emg_with_wrong_angle
         matched = torch.sigmoid(model.discriminate(b["emg"], b["angles"], h0)).mean()
         wrong = torch.sigmoid(model.discriminate(b["emg"], b["angles"].roll(1, 0), h0.roll(1, 0))).mean()
     assert matched > wrong + 0.3, (float(matched), float(wrong))
+
+
+def test_vocoder_recipe_terms_multiscale_critic_stft_and_feature_matching():
+    from emgaug.models.losses import multi_resolution_stft_loss, stft_sizes
+
+    assert stft_sizes(2000) == [64, 128, 256] and stft_sizes(100) == [8, 16]  # powers of two <= T/16, T/8, T/4
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 3, 400, generator=g)
+    mask = torch.ones(2, 1, 400)
+    assert float(multi_resolution_stft_loss(x, x, mask, stft_sizes(400))) < 1e-6
+    smooth = torch.nn.functional.avg_pool1d(x, 9, stride=1, padding=4)  # same timing, other spectrum
+    assert float(multi_resolution_stft_loss(smooth, x, mask, stft_sizes(400))) > 0.5
+    model, win = make("seqemg_gan")
+    recipe = build_model("seqemg_gan", C, J, win, K, disc_scales=3, fm_loss_weight=2.0, stft_loss_weight=1.0,
+                         **TINY["seqemg_gan"])
+    assert recipe.pool_factors == [2, 4]  # 20 samples per frame: 2x and 4x pooled critics
+    b = batch_for(win)
+    logits = recipe.discriminate(b["emg"], recipe.conditioning(b["angles"], None), torch.zeros(4, 8))
+    assert logits.shape == (3, 4, win.angle_frames)
+    torch.manual_seed(0)
+    for part in ("g", "d"):
+        opt = torch.optim.SGD(recipe.part_parameters(part), lr=0.02)
+
+        def loss_now():
+            torch.manual_seed(123)
+            if part == "d":
+                recipe(b, "g")
+            return recipe(b, part)
+
+        before, logs = loss_now()
+        if part == "g":
+            assert {"stft", "d_feat_match", "g_adv"} <= set(logs)
+        opt.zero_grad()
+        before.backward()
+        opt.step()
+        with torch.no_grad():
+            assert loss_now()[0] < before

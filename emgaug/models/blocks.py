@@ -95,6 +95,10 @@ class DownsampleTrunk(nn.Module):
     def forward(self, x: Tensor, frames: int) -> Tensor:
         return self.net(x)[..., :frames]
 
+    def activations(self, x: Tensor) -> list[Tensor]:
+        """Every LeakyReLU output, for feature matching."""
+        return _activations(self.net, x)
+
 
 class FrameCritic(nn.Module):
     """Per-frame logits from trunk features concatenated with frame-rate conditioning (may be empty)."""
@@ -110,3 +114,15 @@ class FrameCritic(nn.Module):
 
     def forward(self, feats: Tensor) -> Tensor:
         return self.net(feats)[:, 0]  # (B, Ta)
+
+    def activations(self, feats: Tensor) -> list[Tensor]:
+        return _activations(self.net, feats)
+
+
+def _activations(seq: nn.Sequential, x: Tensor) -> list[Tensor]:
+    out = []
+    for layer in seq:
+        x = layer(x)
+        if isinstance(layer, nn.LeakyReLU):
+            out.append(x)
+    return out

@@ -77,3 +77,39 @@ def style_loss(fake: Tensor, real: Tensor, block: int) -> dict[str, Tensor]:
                     - log_spectrum(env_r - env_r.mean(-1, keepdim=True)).mean(0)).abs().mean(),
         "wavelet": (haar_energies(fake).mean(0) - haar_energies(real).mean(0)).abs().mean(),
     }
+
+
+def stft_sizes(T: int, count: int = 3) -> list[int]:
+    """FFT sizes of the multi-resolution STFT loss for windows of T samples: T/16, T/8, T/4 (powers of two, >= 8)."""
+    out = []
+    for k in range(count):
+        n = 1 << max(3, int(T / (16 >> k)).bit_length() - 1)
+        if n <= T and n not in out:
+            out.append(n)
+    return out or [max(2, T)]
+
+
+def multi_resolution_stft_loss(fake: Tensor, real: Tensor, sample_mask: Tensor, sizes: list[int]) -> Tensor:
+    """Multi-resolution STFT loss (Yamamoto et al. 2020, Parallel WaveGAN): per FFT size (Hann window, hop n/4),
+    spectral convergence ||S_real - S_fake||_F / ||S_real||_F plus the mean |log S_real - log S_fake| (magnitudes
+    floored at 1e-3 of the real mean, so empty bins cannot dominate the gradient), averaged over sizes. Paired: fake and real share their conditioning. Masked samples are zeroed in both."""
+    m = sample_mask.float()
+    f = (fake.float() * m).flatten(0, 1)
+    r = (real.float() * m).flatten(0, 1)
+    total = fake.new_zeros((), dtype=torch.float32)
+    for n in sizes:
+        win = torch.hann_window(n, device=fake.device)
+        sf = torch.stft(f, n, hop_length=max(1, n // 4), window=win, return_complex=True).abs()
+        sr = torch.stft(r, n, hop_length=max(1, n // 4), window=win, return_complex=True).abs()
+        sc = torch.linalg.norm(sr - sf) / torch.linalg.norm(sr).clamp_min(1e-7)
+        eps = 1e-3 * sr.mean().detach().clamp_min(1e-7)  # relative floor: log of near-empty bins stays tame
+        mag = (torch.log(sr + eps) - torch.log(sf + eps)).abs().mean()
+        total = total + sc + mag
+    return total / len(sizes)
+
+
+def discriminator_feature_loss(fake_feats: list[Tensor], real_feats: list[Tensor]) -> Tensor:
+    """Feature matching (Kumar et al. 2019, MelGAN): mean L1 between the discriminator's activations on fake and
+    on real windows (real detached), averaged over layers."""
+    terms = [(f.float() - r.detach().float()).abs().mean() for f, r in zip(fake_feats, real_feats)]
+    return torch.stack(terms).mean()

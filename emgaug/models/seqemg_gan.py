@@ -25,6 +25,9 @@ Choices the paper leaves open, made here and stated:
 - `mismatch_weight` > 0 makes the discriminator matching-aware (Reed et al. 2016, GAN-CLS): real EMG paired with
   another window's angles and h0 (the batch rolled by one) is also scored as fake, so realism alone no longer
   fools it and the generator must follow the angles. Off by default (paper objective).
+- A vocoder-grade recipe (Parallel WaveGAN / MelGAN / HiFi-GAN), each term off by default: `stft_loss_weight`
+  (paired multi-resolution STFT loss), `disc_scales` (the critic also on 2x, 4x ... average-pooled EMG) and
+  `fm_loss_weight` (L1 between the critic's hidden activations on fake and real windows).
 - alpha defaults to 2: the paper's only stated loss weight ("the weight parameter lambda is set to 2").
 - L_GAN is the per-frame binary cross-entropy of Eq. 8; the generator uses the usual non-saturating form
   (maximise log D(G)) and steps before the discriminator, which then scores that step's (detached) fakes.
@@ -33,12 +36,14 @@ Choices the paper leaves open, made here and stated:
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from emgaug.data.windows import ResolvedWindow
 from emgaug.models.base import Batch, EMGGenerator, check_angles, frame_mask, scalar, masked_mean, randn, sample_mask
 from emgaug.models.blocks import DownsampleTrunk, FrameCritic, UpsampleDecoder
-from emgaug.models.losses import adv_loss, feature_matching_loss, kl_standard_normal
+from emgaug.models.losses import (adv_loss, discriminator_feature_loss, feature_matching_loss, kl_standard_normal,
+                                  multi_resolution_stft_loss, stft_sizes)
 
 
 class AngleEncoder(nn.Module):
@@ -84,13 +89,17 @@ class SeqEMGGAN(EMGGenerator):
                  embed_dim: int = 64, noise_dim: int = 16, hidden: int = 128, latent_dim: int = 64,
                  filter_kernel: int = 5, gen_width: int = 128, disc_width: int = 32, noise_injection: bool = True,
                  gen_norm: str = "none", noise_init: float = 1.0, zero_mean_output: bool = False,
-                 alpha: float = 2.0, feature_loss_weight: float = 0.0, mismatch_weight: float = 0.0, **style):
+                 alpha: float = 2.0, feature_loss_weight: float = 0.0, mismatch_weight: float = 0.0,
+                 stft_loss_weight: float = 0.0, fm_loss_weight: float = 0.0, disc_scales: int = 1, **style):
         super().__init__(num_channels, num_joints, window, num_classes, num_users, rectified, **style)
         self.use_angle_encoder, self.use_gru, self.use_ang2gist = angle_encoder, gru, ang2gist
         self.use_discriminator = discriminator
         self.noise_dim, self.latent_dim = noise_dim, latent_dim
         self.alpha, self.feature_loss_weight = float(alpha), float(feature_loss_weight)
         self.mismatch_weight = float(mismatch_weight)
+        self.stft_loss_weight, self.fm_loss_weight = float(stft_loss_weight), float(fm_loss_weight)
+        if disc_scales < 1:
+            raise ValueError(f"disc_scales must be >= 1, got {disc_scales}")
         self.parts = ("g", "d") if discriminator else ("g",)
         self.fast_lr = {"g": 2e-4, "d": 2e-4} if discriminator else {"g": 1e-3}
         J, C = self.cond_dim, num_channels  # angles plus the person's style vector per frame
@@ -110,6 +119,12 @@ class SeqEMGGAN(EMGGenerator):
             self.disc_trunk = DownsampleTrunk(C, self.upsample, width=disc_width)
             self.disc_h0 = nn.Linear(latent_dim, 16)
             self.disc_head = FrameCritic(self.disc_trunk.out_channels + J + 16)
+            # multi-scale critic (MelGAN): the same critic on 2x, 4x ... average-pooled EMG, as far as the pooled
+            # signal still has whole angle frames
+            self.pool_factors = [f for f in (2 ** k for k in range(1, disc_scales)) if self.upsample % f == 0]
+            self.disc_extra_trunks = nn.ModuleList(DownsampleTrunk(C, self.upsample // f, width=disc_width)
+                                                   for f in self.pool_factors)
+            self.disc_extra_heads = nn.ModuleList(FrameCritic(t.out_channels + J + 16) for t in self.disc_extra_trunks)
         # fake EMG and h0 of the last generator step, reused by the discriminator step on the same batch
         self._cache: tuple[Tensor, Tensor] | None = None
 
@@ -156,12 +171,25 @@ class SeqEMGGAN(EMGGenerator):
         return self.synthesise(self.conditioning(angles, style), None, generator)[0]
 
     # -- discriminator ----------------------------------------------------------------------------------
-    def discriminate(self, emg: Tensor, angles: Tensor, h0: Tensor) -> Tensor:
-        """Per-frame realism logits m_t (B, Ta) of `emg` given the conditioning frames and (detached) h0."""
+    def _critics(self):
+        yield 1, self.disc_trunk, self.disc_head
+        yield from zip(self.pool_factors, self.disc_extra_trunks, self.disc_extra_heads)
+
+    def discriminate(self, emg: Tensor, angles: Tensor, h0: Tensor, activations: list[Tensor] | None = None) -> Tensor:
+        """Per-frame realism logits m_t (B, Ta) of `emg` given the conditioning frames and (detached) h0; with a
+        multi-scale critic (S, B, Ta), one row per scale. `activations`, when given, receives every hidden layer's
+        output (feature matching)."""
         Ta = angles.shape[-1]
-        feats = self.disc_trunk(emg, Ta)
-        hc = self.disc_h0(h0.detach().to(feats.dtype))[..., None].expand(-1, -1, Ta)
-        return self.disc_head(torch.cat([feats, angles.to(feats.dtype), hc], 1))
+        out = []
+        for f, trunk, head in self._critics():
+            x = emg if f == 1 else F.avg_pool1d(emg, f)
+            feats = trunk(x, Ta)
+            hc = self.disc_h0(h0.detach().to(feats.dtype))[..., None].expand(-1, -1, Ta)
+            cond = torch.cat([feats, angles.to(feats.dtype), hc], 1)
+            out.append(head(cond))
+            if activations is not None:
+                activations += trunk.activations(x) + head.activations(cond)
+        return out[0] if len(out) == 1 else torch.stack(out)
 
     # -- training ---------------------------------------------------------------------------------------
     def forward(self, batch: Batch, part: str) -> tuple[Tensor, dict[str, Tensor]]:
@@ -185,9 +213,17 @@ class SeqEMGGAN(EMGGenerator):
         kl = kl_standard_normal(mu, logvar)
         logs = {"kl": scalar(kl)}
         if self.use_discriminator:
-            adv = adv_loss(self.discriminate(fake, angles, h0), True, fm)
+            fake_acts: list[Tensor] | None = [] if self.fm_loss_weight > 0 else None
+            adv = adv_loss(self.discriminate(fake, angles, h0, fake_acts), True, fm)
             loss = self.alpha * adv + kl
             logs["g_adv"] = scalar(adv)
+            if fake_acts is not None:
+                real_acts: list[Tensor] = []
+                with torch.no_grad():
+                    self.discriminate(real, angles, h0, real_acts)
+                dfm = discriminator_feature_loss(fake_acts, real_acts)
+                loss = loss + self.fm_loss_weight * dfm
+                logs["d_feat_match"] = scalar(dfm)
         else:
             rec = masked_mean((fake.float() - real.float()).abs(), sm)
             loss = rec + kl
@@ -196,6 +232,11 @@ class SeqEMGGAN(EMGGenerator):
             feat = feature_matching_loss(fake, real, sm, self.upsample)
             loss = loss + self.feature_loss_weight * feat
             logs["feat"] = scalar(feat)
+        if self.stft_loss_weight > 0:
+            with torch.autocast(fake.device.type, enabled=False):
+                stft = multi_resolution_stft_loss(fake, real, sm, stft_sizes(fake.shape[-1]))
+            loss = loss + self.stft_loss_weight * stft
+            logs["stft"] = scalar(stft)
         loss = self.with_alignment(loss, align, logs)
         logs["g_loss"] = scalar(loss)
         return loss, logs
