@@ -24,8 +24,9 @@ windows, per fraction), so the oracle's MR and RR-full train on the same amount 
 Synthesis uses the benchmark's window stride, so the synthetic set has one window per real pool window.
 
 Clips: RR-scarce trains on the clips. `--clip-style none` (default) synthesizes without them (each training user's
-own learned style; the per-recording clip style is being added to synthesis separately); `--clip-style person` passes
-`reference="clip"`, today's person-level reference encoder applied to each user's clips.
+own learned style); `--clip-style person` passes `reference="clip"`, the person-level reference encoder applied to
+each user's clips; `--clip-style recording` passes `clip="clip"`, each window styled and gain-matched on its own
+recording's (or session's) clip, once synthesis offers it (refused with one line before).
 
 Resumable: every output sits in a folder named after the manifest's content hash and is skipped when complete, so a
 changed split never reuses stale models, sets or benchmarks.
@@ -46,7 +47,10 @@ from typing import Any
 
 ORACLE = "oracle"
 REAL = "_real"  # the shared RR-scarce / RR-full / augmentation run of one manifest
-CLIP_STYLES = {"none": None, "person": "clip"}
+# --clip-style: none = synthesize without the clips; person = reference="clip" (person-level style from each user's
+# clips, person-conditioned models only); recording = clip="clip" (each window styled and gain-matched on its own
+# recording's / session's clip, where synthesis offers it: synthesize_set(..., clip=...))
+CLIP_STYLES = {"none": None, "person": "clip", "recording": "clip"}
 
 
 def machine() -> dict[str, Any]:
@@ -76,8 +80,9 @@ def _splits_hash(m) -> str:
     return hashlib.sha256(json.dumps(m.splits, sort_keys=True).encode()).hexdigest()[:10]
 
 
-def _tag(select: str, clip_s: float, fraction: float, unit: str = "auto") -> str:
-    return f"{select}{'' if unit == 'auto' else '-' + unit}/clip{clip_s:g}s/f{fraction:.4g}"
+def _tag(select: str, clip_s: float, fraction: float, unit: str = "auto", clip_style: str = "none") -> str:
+    style = f"-{clip_style}" if clip_s > 0 and clip_style != "none" else ""
+    return f"{select}{'' if unit == 'auto' else '-' + unit}/clip{clip_s:g}s{style}/f{fraction:.4g}"
 
 
 def run_chain(a: argparse.Namespace, log=print) -> dict[str, Any]:
@@ -119,7 +124,8 @@ def run_chain(a: argparse.Namespace, log=print) -> dict[str, Any]:
     for select in a.select:
         for clip_s in a.clip_s:
             for fraction in a.fractions:
-                tag = _tag(select, clip_s, fraction, a.emg_unit)
+                tag = _tag(select, clip_s, fraction, a.emg_unit, a.clip_style)
+                style = f"+clip-{a.clip_style}" if clip_s > 0 and a.clip_style != "none" else ""
                 t = time.perf_counter()
                 m = make_split(source, a.protocol, seed=a.split_seed, users=a.users, gap_s=a.gap_s,
                                emg_fraction=fraction, emg_select=select, emg_unit=a.emg_unit,
@@ -134,6 +140,7 @@ def run_chain(a: argparse.Namespace, log=print) -> dict[str, Any]:
                 cell_dir = out / "cells" / name
                 has_pool = bool(m.splits.get(KINEMATICS_POOL))
                 cell: dict[str, Any] = {"select": select, "unit": m.params["emg_unit"], "clip_s": clip_s,
+                                        "clip_style": a.clip_style if clip_s > 0 else None,
                                         "fraction": fraction, "settings": {k: settings[k] for k in (
                                             "classifiers", "features", "seeds", "augment", "models", "clip_style",
                                             "window_s", "stride_s", "epochs", "profile")},
@@ -156,7 +163,7 @@ def run_chain(a: argparse.Namespace, log=print) -> dict[str, Any]:
                 sources = [(spec, spec) for spec in a.models] + ([(ORACLE, None)] if a.oracle else [])
                 for name, spec in sources:
                     key = f"{tag}/{name}"
-                    synth_dir = cell_dir / "synthetic" / _dirname(name)
+                    synth_dir = cell_dir / "synthetic" / (_dirname(name) + (style if spec is not None else ""))
                     t = time.perf_counter()
                     if spec is not None:
                         model, overrides = parse_model_spec(spec)
@@ -176,11 +183,11 @@ def run_chain(a: argparse.Namespace, log=print) -> dict[str, Any]:
                         else:
                             synthesize_set(ckpt, synth_dir, manifest=mpath, split=KINEMATICS_POOL, seed=0,
                                            device="cpu", stride_s=a.stride_s, overwrite=True,
-                                           reference=_reference(ckpt, a.clip_style, clip_s))
+                                           **_clip_kwargs(ckpt, a.clip_style, clip_s))
                     timings[f"{key}/synthesize"] = round(time.perf_counter() - t, 2)
                     t = time.perf_counter()
                     log(f"[{key}] benchmark GR, MR")
-                    run = bench(cell_dir / "benchmark" / _dirname(name), mpath, synth_dir, ("GR", "MR"), mix_ratio=mix)
+                    run = bench(cell_dir / "benchmark" / synth_dir.name, mpath, synth_dir, ("GR", "MR"), mix_ratio=mix)
                     timings[f"{key}/benchmark"] = round(time.perf_counter() - t, 2)
                     cell["runs"][name] = _condense(run)
                     cell["runs"][name]["gap_closed"] = _gaps(real, run)
@@ -191,14 +198,23 @@ def run_chain(a: argparse.Namespace, log=print) -> dict[str, Any]:
     return summary
 
 
-def _reference(ckpt: Path, clip_style: str, clip_s: float) -> str | None:
-    """The reference split synthesis takes style from: the clips (--clip-style person) for person-conditioned models
-    when the manifest has clips; None otherwise (a model without person conditioning takes no reference)."""
-    if clip_s <= 0 or CLIP_STYLES[clip_style] is None:
-        return None
+def _clip_kwargs(ckpt: Path, clip_style: str, clip_s: float) -> dict[str, Any]:
+    """What synthesis takes from the clips (see CLIP_STYLES): nothing without clips or with --clip-style none."""
+    if clip_s <= 0 or clip_style == "none":
+        return {}
+    if clip_style == "recording":
+        import inspect
+
+        from emgaug.synthesis.generate import synthesize_set
+
+        if "clip" not in inspect.signature(synthesize_set).parameters:
+            raise SystemExit("error: --clip-style recording needs synthesize_set(..., clip=...) (per-recording clip "
+                             "styles), which this emgaug does not have yet; use --clip-style none or person")
+        return {"clip": CLIP_STYLES[clip_style]}
     from emgaug.training.checkpoint import load_generator
 
-    return CLIP_STYLES[clip_style] if load_generator(ckpt, "cpu").model.person_conditioned else None
+    # a model without person conditioning takes no reference split
+    return {"reference": CLIP_STYLES[clip_style]} if load_generator(ckpt, "cpu").model.person_conditioned else {}
 
 
 def _complete_set(path: Path, read_metadata) -> bool:
@@ -282,6 +298,7 @@ def markdown(summary: dict[str, Any]) -> str:
                        .values() if "kept_sessions" in v})
         lines += [f"### {tag}: EMG fraction {cell['fraction']:.3g}, selection {cell['select']} per "
                   f"{cell.get('unit', 'session')}, clip {cell['clip_s']:g} s"
+                  + (f" (synthesis clip style: {cell['clip_style']})" if cell.get("clip_style") else "")
                   + (f" (EMG kept: {'; '.join(kept)})" if kept else ""), ""]
         if "mix_ratio" in cell:
             lines += [f"MR mix ratio {cell['mix_ratio']:.3g} (pool windows / scarce real windows).", ""]
@@ -375,7 +392,8 @@ def main(argv: list[str] | None = None) -> None:
                     "fraction counts: sessions (repetition groups) or each user's recordings of each gesture.")
     ap.add_argument("--clip-s", default="0", help="Comma list of clip lengths C in seconds (0 = no clip).")
     ap.add_argument("--clip-style", default="none", choices=sorted(CLIP_STYLES), help="none: synthesize without the "
-                    "clips; person: reference='clip' (person-level style from each user's clips).")
+                    "clips; person: reference='clip' (person-level style from each user's clips); recording: each "
+                    "window styled and gain-matched on its own recording's clip (needs synthesis with clip=).")
     ap.add_argument("--models", default="ridge,ridge_user", help="Comma list of generators, each optionally "
                     "name@key=value;key=value (e.g. seqemg_gan@mismatch_weight=1.0;feature_loss_weight=1.0).")
     ap.add_argument("--no-oracle", dest="oracle", action="store_false", help="Skip the oracle (the pool's real EMG).")
