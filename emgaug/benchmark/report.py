@@ -16,8 +16,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from emgaug.benchmark.tables import (augment_rows, comparison_rows, gap_rows, heldout_note,  # noqa: E402
-                                    heldout_rows, per_user_rows, resample_note, scarce_caption, similarity_rows,
-                                    table2_rows, table3_rows)
+                                    heldout_rows, kinematics_of, per_user_rows, resample_note, scarce_caption,
+                                    similarity_rows, table2_rows, table3_rows)
 from emgaug.metrics.paired import ENVELOPE_S, envelope  # noqa: E402
 
 MAX_TRACE_CHANNELS = 4
@@ -37,7 +37,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{h}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def traces_figure(ex: dict[str, Any], fs: float) -> str:
+def traces_figure(ex: dict[str, Any], fs: float, kinematics: str = "kinematics") -> str:
     real, synth = ex["real"], ex["synth"]
     k, c = len(real), min(MAX_TRACE_CHANNELS, real.shape[1])
     t = np.arange(real.shape[2]) / fs
@@ -52,7 +52,7 @@ def traces_figure(ex: dict[str, Any], fs: float) -> str:
         axes[0, j].set_title(ex["titles"][j], fontsize=8)
         axes[-1, j].set_xlabel("s", fontsize=8)
     axes[0, 0].legend(fontsize=7, loc="upper right")
-    fig.suptitle("Raw EMG, real vs synthetic for the same joint-angle window", fontsize=10)
+    fig.suptitle(f"Raw EMG, real vs synthetic for the same {kinematics} window", fontsize=10)
     return _png(fig)
 
 
@@ -212,8 +212,10 @@ def render_html(results: dict[str, Any], plots: list[dict[str, Any]]) -> str:
                   "the kinematics pool's withheld EMG (upper reference), GR/MR on synthetic EMG from the pool's "
                   "angles.</p>", learning_curve_figure(curve)]
     if any(r.get("similarity") for r in runs):
-        parts += ["<h2>Similarity metrics</h2><p>Synthetic windows against the real windows of the same conditioning "
-                  "angles (same file and rows); definitions in docs/metrics.md.</p>", _table(*similarity_rows(runs))]
+        what = html.escape(kinematics_of([r for r in runs if r.get("similarity")]))
+        parts += [f"<h2>Similarity metrics</h2><p>Synthetic windows against the real windows of the same conditioning "
+                  f"kinematics ({what}; same file and rows); definitions in docs/metrics.md.</p>",
+                  _table(*similarity_rows(runs))]
     for run, plot in zip(runs, plots):
         parts.append(f"<h2>{html.escape(run['protocol'])}: {html.escape(run['manifest'])}</h2>")
         if run.get("withheld_read"):
@@ -268,7 +270,7 @@ def render_html(results: dict[str, Any], plots: list[dict[str, Any]]) -> str:
                          f"<code>{html.escape(json.dumps(sim['settings']))}</code>; {sim['seconds']:.1f} s.</p>")
             fs = plot.get("sample_rate", 1.0)
             if plot.get("examples") is not None:
-                parts += [traces_figure(plot["examples"], fs), envelopes_figure(plot["examples"], fs)]
+                parts += [traces_figure(plot["examples"], fs, kinematics_of([run])), envelopes_figure(plot["examples"], fs)]
             if plot.get("psd") is not None:
                 parts.append(psd_figure(plot["psd"]))
             if plot.get("per_pair"):

@@ -8,6 +8,7 @@ from typing import Any
 from rich.table import Table
 
 from emgaug.benchmark.protocols import ALL_CONDITIONS, RR_FULL, parse_condition
+from emgaug.data.source import DEFAULT_KINEMATICS_KIND, kinematics_label
 
 CONDITION_NAMES = {"RR": "Real-only (RR)", RR_FULL: "Real incl. the pool's withheld EMG (RR-full, upper reference)",
                    "GR": "Synthetic-only (GR)", "MR": "Real + Synthetic (MR)"}
@@ -186,6 +187,14 @@ def comparison_rows(run: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def kinematics_of(runs: list[dict[str, Any]]) -> str:
+    """How the runs' conditioning signal is named in headers ("joint angles", "knee angle", "IMU"), from each run's
+    dataset declaration (manifests written before kinds were declared hold joint angles)."""
+    names = [kinematics_label((r.get("dataset") or {}).get("kinematics_kind", DEFAULT_KINEMATICS_KIND),
+                              (r.get("dataset") or {}).get("kinematics_label")) for r in runs]
+    return ", ".join(dict.fromkeys(names)) or "kinematics"
+
+
 def similarity_rows(runs: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     """Metric x run table of mean ± SD over window pairs (set-level scores have no SD)."""
     with_sim = [r for r in runs if r.get("similarity")]
@@ -246,8 +255,9 @@ def print_tables(results: dict[str, Any], console) -> None:
         console.print(rich_table("Accuracy (%) by split protocol, average over classifiers, mean ± SD over seeds",
                                  *table3_rows(runs)))
     if any(r.get("similarity") for r in runs):
-        console.print(rich_table("Similarity, synthetic vs real windows with the same conditioning angles "
-                                 "(mean ± SD over pairs)", *similarity_rows(runs)))
+        sim_runs = [r for r in runs if r.get("similarity")]
+        console.print(rich_table(f"Similarity, synthetic vs real windows with the same conditioning kinematics "
+                                 f"({kinematics_of(sim_runs)}; mean ± SD over pairs)", *similarity_rows(runs)))
 
 
 def scarce_caption(run: dict[str, Any]) -> str:

@@ -90,7 +90,7 @@ def synthesize(
 
 def summary_table(s: SynthesisSummary) -> Table:
     """Windows per stage and the total."""
-    t = Table(title=f"Synthetic set {s.out} ({s.model_name}, {s.source_split} angles, {s.device})")
+    t = Table(title=f"Synthetic set {s.out} ({s.model_name}, {s.source_split} kinematics, {s.device})")
     t.add_column("stage")
     t.add_column("windows", justify="right")
     for stage, n in s.rows_per_stage.items():

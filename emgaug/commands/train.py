@@ -62,7 +62,8 @@ def train(
     norm_rows: Optional[int] = typer.Option(None, min=1, help="Normalisation statistics from the first N rows of each train "
                                             "recording (default: every row)."),
 ) -> None:
-    """Train a joint-angle -> EMG generator on the manifest's train split; multi-GPU with `torchrun ... emgaug train`."""
+    """Train a kinematics -> EMG generator (joint angles, a knee angle or IMU, as the data declares) on the manifest's
+    train split; multi-GPU with `torchrun ... emgaug train`."""
     if out is not None:
         check_output_dir(out)
     window_cfg = WindowConfig(window_s=window_s, stride_s=stride_s, angle_rate_hz=angle_rate_hz, jitter_s=jitter_s)

@@ -347,6 +347,7 @@ class IMUBicepsSource(DatasetSource):
     has_angles = True  # the conditioning signal is the IMU
     kinematics_kind = "imu"
     zero_rows_are_failures = False  # an IMU reading of 0 is a real value
+    kinematics_label = "IMU"
 
     def __init__(self, root: str | Path, label: str = "load", segment: str = "repetition"):
         super().__init__(root)

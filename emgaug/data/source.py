@@ -43,6 +43,8 @@ class DatasetSource(ABC):
     # True where a row whose conditioning values are all ~0 is an inverse-kinematics failure (emg2pose's rule, also
     # kept for Ninapro's glove); False where 0 is a real value (a knee angle of 0 degrees, an IMU reading)
     zero_rows_are_failures: ClassVar[bool] = True
+    # how reports name the conditioning signal ("joint angles", "knee angle", "IMU"); see `kinematics_label`
+    kinematics_label: ClassVar[str] = "joint angles"
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
@@ -116,7 +118,8 @@ class DatasetSource(ABC):
         return pd.DataFrame(rows)
 
     def describe(self) -> dict:
-        return {"kind": self.kind, "root": str(self.root), "kinematics_kind": self.kinematics_kind}
+        return {"kind": self.kind, "root": str(self.root), "kinematics_kind": self.kinematics_kind,
+                "kinematics_label": self.kinematics_label}
 
     def by_key(self) -> dict[str, Recording]:
         return {r.key: r for r in self.recordings}
@@ -136,6 +139,28 @@ class Emg2PoseSource(DatasetSource):
         from emgaug.data.emg2pose import Emg2PoseReader
 
         return Emg2PoseReader(rec.path)
+
+
+# report names of the conditioning kinds, for artefacts that declare a kind but no label (and "kinematics" for others)
+KINEMATICS_LABELS: dict[str, str] = {"joint_angles": "joint angles", "imu": "IMU"}
+DEFAULT_KINEMATICS_KIND = "joint_angles"  # what artefacts written before kinds were declared hold
+
+
+def kinematics_label(kind: str | None, label: str | None = None) -> str:
+    """How tables and reports name a conditioning signal: its declared `label` when given (a source's
+    `kinematics_label`, e.g. "knee angle"), else the name of its `kind` ("joint angles", "IMU"), else the generic
+    "kinematics"."""
+    if label:
+        return str(label)
+    return KINEMATICS_LABELS.get(str(kind), "kinematics") if kind else "kinematics"
+
+
+def source_class(kind: str) -> type[DatasetSource]:
+    """The DatasetSource class of a dataset kind (imported on first use)."""
+    if kind not in SOURCE_KINDS:
+        raise EmgaugError(f"unknown dataset kind '{kind}'; choose one of {', '.join(SOURCE_KINDS)}")
+    module, cls_name = SOURCE_KINDS[kind].split(":")
+    return getattr(importlib.import_module(module), cls_name)
 
 
 def detect_kind(root: Path) -> str:
@@ -168,9 +193,6 @@ def open_source(root: str | Path, kind: str = "auto", **options) -> DatasetSourc
         raise EmgaugError(f"{root}: dataset folder not found; pass an existing folder (or run `emgaug simulate`)")
     if kind == "auto":
         kind = detect_kind(root)
-    if kind not in SOURCE_KINDS:
-        raise EmgaugError(f"unknown dataset kind '{kind}'; choose one of {', '.join(SOURCE_KINDS)}")
-    module, cls_name = SOURCE_KINDS[kind].split(":")
-    cls = getattr(importlib.import_module(module), cls_name)
+    cls = source_class(kind)
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "root"}
     return cls(root, **{k: v for k, v in options.items() if k in accepted and v is not None})

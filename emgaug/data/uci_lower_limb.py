@@ -198,6 +198,7 @@ class UCILowerLimbSource(DatasetSource):
     has_angles = True
     kinematics_kind = "joint_angles"
     zero_rows_are_failures = False  # 0 degrees is a real knee angle
+    kinematics_label = "knee angle"
 
     def __init__(self, root: str | Path, sample_rate: float | None = None, flexion_positive: bool = True):
         super().__init__(root)

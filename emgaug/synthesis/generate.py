@@ -40,7 +40,7 @@ from emgaug.provenance import code_version, command_line, file_sha256
 from emgaug.synthesis.clips import calibrate_clips
 from emgaug.synthesis.kinematics import open_kinematics
 from emgaug.synthesis.parquet_io import SyntheticWriter, is_synthetic_set, read_metadata
-from emgaug.training.checkpoint import load_generator
+from emgaug.training.checkpoint import kinematics_declaration, load_generator
 from emgaug.training.distributed import resolve_device
 
 LEAK_FLAG = "--allow-test-leakage"
@@ -152,7 +152,8 @@ def _select_windows(loaded, *, manifest, split, stages, users, kinematics, allow
     if kinematics is not None:
         C = int(np.asarray(loaded.norm.emg_mean).shape[0])
         J = int(np.asarray(loaded.norm.angle_mean).shape[0])
-        src = open_kinematics(kinematics, num_channels=C, num_joints=J, sample_rate=loaded.window.sample_rate)
+        src = open_kinematics(kinematics, num_channels=C, num_joints=J, sample_rate=loaded.window.sample_rate,
+                              kinematics_kind=loaded.kinematics_kind, zero_rows_are_failures=loaded.zero_rows_are_failures)
         mpath = Path(manifest) if manifest is not None else ckpt_manifest
         recs = _filter(src.recordings, stages, users, str(kinematics))
         hits = _test_overlap(recs, _test_ranges([ckpt_manifest, mpath]))
@@ -289,6 +290,14 @@ class OracleSpec:
     model_name: str = ORACLE_NAME
 
 
+def _kinematics_meta(loaded, source: DatasetSource, window: ResolvedWindow) -> dict[str, Any]:
+    """What the set's conditioning signal is (kind, names, report label, zero-row rule) and its frame rate: the
+    checkpoint's declaration for a generator, the data source's for the oracle."""
+    decl = dict(getattr(loaded, "kinematics", None) or kinematics_declaration(source))
+    decl["kinematics_rate_hz"] = float(window.sample_rate / window.angle_downsample)
+    return decl
+
+
 def _oracle_spec(manifest: str | Path | None, checkpoint: Path | None, window_s: float | None) -> OracleSpec:
     """Window geometry from the checkpoint when one is given (so the oracle matches its generator's sets),
     else `window_s` (default 1 s) at the data's rate with the default angle frame rate."""
@@ -360,6 +369,7 @@ def synthesize_set(checkpoint: str | Path | None, out: str | Path, *, manifest: 
         "max_windows": max_windows, "num_source_windows": int(len(picked)), "device": dev,
         "label_map": label_map, "code_version": code_version(), "command_line": command_line(),
         "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        **_kinematics_meta(loaded, sel.source, window),
     }
     if oracle_real:
         C = ds.num_channels

@@ -2,6 +2,10 @@
 table of joint angles, e.g. gestures the generator never saw. They present the `DatasetSource` interface
 (EMG reads as zeros and is never used) so they are windowed exactly like real recordings.
 
+The conditioning kind and its zero-row rule come from the checkpoint (`open_kinematics(kinematics_kind=...,
+zero_rows_are_failures=...)`): all-zero rows are masked as inverse-kinematics failures only where the generator's
+training data treated them so (hand joint angles); a knee angle of 0 degrees or an IMU reading of 0 is kept.
+
 Parquet layout (one row per time sample, rows in time order within a sequence):
   stage (str, required)        gesture label of the sequence
   sample_rate (float, required) Hz, constant within a sequence; must equal the checkpoint's rate
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,7 +27,7 @@ import pyarrow.parquet as pq
 from emgaug.data.emg2pose import ANGLES_FIELD, GROUP, SUFFIXES, TIMESERIES, inspect_file
 from emgaug.data.handles import open_h5
 from emgaug.data.recording import Recording
-from emgaug.data.source import DatasetSource
+from emgaug.data.source import DEFAULT_KINEMATICS_KIND, DatasetSource, kinematics_label
 from emgaug.errors import EmgaugError
 
 NAN_SCAN_ROWS = 1 << 20
@@ -30,14 +35,18 @@ _ANGLE_COL = re.compile(r"^angle_(\d+)$")
 
 
 class KinematicsSource(DatasetSource):
-    """Recordings that carry joint angles only; reads return zero EMG of the checkpoint's channel count."""
+    """Recordings that carry kinematics only; reads return zero EMG of the checkpoint's channel count. The kind
+    and zero-row rule are the checkpoint's (instance attributes shadow the class defaults)."""
 
     kind = "kinematics"
 
-    def __init__(self, root: Path, recordings: list[Recording], readers: dict[str, object]):
+    def __init__(self, root: Path, recordings: list[Recording], readers: dict[str, object],
+                 kinematics_kind: str = "joint_angles", zero_rows_are_failures: bool = True):
         self.root = Path(root)  # a file or a folder: no folder check, unlike dataset sources
         self._recs = recordings
         self._readers = readers
+        self.kinematics_kind = str(kinematics_kind)
+        self.zero_rows_are_failures = bool(zero_rows_are_failures)
 
     def _list_recordings(self) -> list[Recording]:
         return self._recs
@@ -76,8 +85,28 @@ class H5AnglesReader:
         self.__dict__.update(state)
 
 
-def open_kinematics(path: str | Path, *, num_channels: int, num_joints: int, sample_rate: float) -> KinematicsSource:
-    """Open a kinematics-only input, checking joint count, sample rate and NaNs against the checkpoint."""
+def set_kinematics(meta: dict[str, Any]) -> dict[str, Any]:
+    """The conditioning declaration of a synthetic set from its metadata: kind, names, report label, zero-row rule
+    and frame rate. Sets written before kinds were declared hold hand joint angles (joint0.. by the set's angle
+    shape) at the window's angle frame rate."""
+    kind = meta.get("kinematics_kind") or DEFAULT_KINEMATICS_KIND
+    shape = meta.get("angle_shape") or [0, 0]
+    names = meta.get("kinematics_names") or [f"joint{i}" for i in range(int(shape[0]))]
+    win = meta.get("window") or {}
+    rate = meta.get("kinematics_rate_hz")
+    if rate is None and win.get("angle_downsample"):
+        rate = float(win["sample_rate"]) / int(win["angle_downsample"])
+    zero = meta.get("kinematics_zero_rows_are_failures")
+    return {"kinematics_kind": str(kind), "kinematics_names": [str(n) for n in names],
+            "kinematics_label": kinematics_label(kind, meta.get("kinematics_label")),
+            "kinematics_zero_rows_are_failures": bool(kind == "joint_angles") if zero is None else bool(zero),
+            "kinematics_rate_hz": None if rate is None else float(rate)}
+
+
+def open_kinematics(path: str | Path, *, num_channels: int, num_joints: int, sample_rate: float,
+                    kinematics_kind: str = "joint_angles", zero_rows_are_failures: bool = True) -> KinematicsSource:
+    """Open a kinematics-only input, checking joint count, sample rate and NaNs against the checkpoint; rows are
+    masked by the checkpoint's zero-row rule (`zero_rows_are_failures`, see the module docstring)."""
     path = Path(path)
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix in SUFFIXES and p.is_file())
@@ -92,7 +121,8 @@ def open_kinematics(path: str | Path, *, num_channels: int, num_joints: int, sam
         raise EmgaugError(f"{path}: kinematics must be an emg2pose .hdf5/.h5 file, a folder of them, or a .parquet table")
     else:
         raise EmgaugError(f"{path}: kinematics file not found; pass an existing emg2pose HDF5 file/folder or Parquet table")
-    return KinematicsSource(path, recs, readers)
+    return KinematicsSource(path, recs, readers, kinematics_kind=kinematics_kind,
+                            zero_rows_are_failures=zero_rows_are_failures)
 
 
 def _check_rate(path: Path | str, rate: float, sample_rate: float) -> None:

@@ -5,13 +5,14 @@ loaded with `weights_only=True`, so a checkpoint cannot execute code."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from emgaug.atomic import atomic_path
+from emgaug.data.source import DEFAULT_KINEMATICS_KIND, kinematics_label, source_class
 from emgaug.data.windows import NormStats, ResolvedWindow
 from emgaug.errors import EmgaugError
 from emgaug.models.base import EMGGenerator
@@ -74,6 +75,36 @@ def _check_finite(ck: dict[str, Any], path: Path) -> None:
                               "re-train")
 
 
+def kinematics_declaration(source) -> dict[str, Any]:
+    """What a generator is conditioned on, from its training data source: the kind ("joint_angles", "imu"), the
+    channel names, the report label, and whether all-zero rows are inverse-kinematics failures (the rule
+    synthesis must apply to kinematics-only inputs). Stored in checkpoints and synthetic-set metadata."""
+    return {"kinematics_kind": str(source.kinematics_kind), "kinematics_names": [str(n) for n in source.kinematics_names],
+            "kinematics_label": str(getattr(source, "kinematics_label", "") or kinematics_label(source.kinematics_kind)),
+            "kinematics_zero_rows_are_failures": bool(source.zero_rows_are_failures)}
+
+
+def checkpoint_kinematics(ck: dict[str, Any]) -> dict[str, Any]:
+    """The conditioning declaration of a checkpoint (see `kinematics_declaration`) plus `kinematics_rate_hz` (the
+    frame rate the generator sees). Checkpoints written before kinds were declared hold hand joint angles
+    ("joint_angles", joint0..), at the window's angle frame rate; their zero-row rule is that of their data
+    source's kind when the checkpoint names it (0 degrees is a real knee angle in UCI lower limb), else emg2pose's."""
+    src = ck.get("data_source") if isinstance(ck.get("data_source"), dict) else {}
+    kind = ck.get("kinematics_kind") or src.get("kinematics_kind") or DEFAULT_KINEMATICS_KIND
+    names = ck.get("kinematics_names") or src.get("kinematics_names") or [f"joint{i}" for i in range(int(ck["num_joints"]))]
+    zero = ck.get("kinematics_zero_rows_are_failures")
+    if zero is None:
+        try:
+            zero = source_class(str(src.get("kind"))).zero_rows_are_failures
+        except EmgaugError:
+            zero = kind == "joint_angles"
+    win = ck["window"]
+    rate = ck.get("kinematics_rate_hz") or float(win["sample_rate"]) / int(win["angle_downsample"])
+    return {"kinematics_kind": str(kind), "kinematics_names": [str(n) for n in names],
+            "kinematics_label": kinematics_label(kind, ck.get("kinematics_label") or src.get("kinematics_label")),
+            "kinematics_zero_rows_are_failures": bool(zero), "kinematics_rate_hz": float(rate)}
+
+
 def model_from_checkpoint(ck: dict[str, Any], path: str | Path = "<checkpoint>") -> EMGGenerator:
     """Rebuild the model a checkpoint describes and load its weights (strict)."""
     window = ResolvedWindow.from_dict(ck["window"])
@@ -104,6 +135,16 @@ class LoadedGenerator:
     code_version: str
     sha256: str
     epoch: int
+    # what the generator is conditioned on (`checkpoint_kinematics`; older checkpoints: hand joint angles)
+    kinematics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kinematics_kind(self) -> str:
+        return str(self.kinematics.get("kinematics_kind", DEFAULT_KINEMATICS_KIND))
+
+    @property
+    def zero_rows_are_failures(self) -> bool:
+        return bool(self.kinematics.get("kinematics_zero_rows_are_failures", True))
 
 
 def load_generator(path: str | Path, device: str | torch.device = "cpu") -> LoadedGenerator:
@@ -115,5 +156,5 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Load
         window=ResolvedWindow.from_dict(ck["window"]), label_map=dict(ck["label_map"]),
         user_map=dict(ck.get("user_map") or {}),
         manifest_path=str(ck["manifest_path"]), seed=int(ck["seed"]), code_version=str(ck["code_version"]),
-        sha256=file_sha256(path), epoch=int(ck["epoch"]),
+        sha256=file_sha256(path), epoch=int(ck["epoch"]), kinematics=checkpoint_kinematics(ck),
     )

@@ -27,7 +27,7 @@ from emgaug.models.base import EMGGenerator
 from emgaug.models.registry import MODEL_NAMES, build_model
 from emgaug.provenance import code_version, command_line, file_sha256
 from emgaug.training import distributed as D
-from emgaug.training.checkpoint import read_checkpoint, save_checkpoint
+from emgaug.training.checkpoint import kinematics_declaration, read_checkpoint, save_checkpoint
 from emgaug.training.data import train_data, val_set
 from emgaug.training.profiles import current_lr, get_profile, make_optimizers
 from emgaug.training.seeding import rng_state, seed_everything, set_rng_state, worker_init
@@ -164,6 +164,8 @@ def train_model(manifest_path: str | Path, model_name: str, out_dir: str | Path 
             "manifest_sha256": cfg.manifest_sha256, "protocol": manifest.protocol, "data_source": manifest.source,
             "seed": seed, "code_version": code_version(), "command_line": command_line(), "config": asdict(cfg),
             "train_windows": int(len(td.indices)),
+            # the conditioning signal: kind, names, report label, zero-row rule, and the frame rate the model sees
+            **kinematics_declaration(source), "kinematics_rate_hz": window.sample_rate / window.angle_downsample,
         }
         console.print(f"[bold]{model_name}[/]: {len(td.indices)} train windows of {window.window} samples "
                       f"({window.angle_frames} angle frames), {0 if val is None else len(val)} val windows, "
