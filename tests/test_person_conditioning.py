@@ -212,7 +212,8 @@ def test_synthesis_renders_a_chosen_person_and_new_people_from_their_calibration
     ref = read_synthetic(synthesize_set(wavenet_ckpt, tmp_path / "ref", max_windows=12, seed=1, device="cpu",
                                         reference=CALIBRATION))
     assert set(ref.labels["user"]) == set(test_users)  # training kinematics rendered as the new people
-    assert ref.metadata["person"] == {"as_user": None, "reference_split": CALIBRATION, "style_sources": {"reference": 12}}
+    assert ref.metadata["person"] == {"as_user": None, "reference_split": CALIBRATION, "clip_split": None,
+                                      "style_sources": {"reference": 12}}
     with pytest.raises(EmgaugError, match="refusing --reference test"):
         synthesize_set(wavenet_ckpt, tmp_path / "leak", max_windows=4, device="cpu", reference="test")
     with pytest.raises(EmgaugError, match="--as-user"):
