@@ -24,19 +24,29 @@ from typing import Any
 import numpy as np
 
 
-def real_pairs(train, test, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """For each test window, a random training-block window of the same participant and gesture (seeded)."""
+def real_pairs(train, test, seed: int = 0, exclude: str | None = None,
+               with_index: bool = False) -> tuple[np.ndarray, ...]:
+    """For each test window, a random training-block window of the same participant and gesture (seeded).
+
+    `train` may be any pool of windows (e.g. the test split itself); `exclude` names a meta column whose value must
+    differ between a test window and its partner (e.g. "session": a recording from another session). Test windows
+    without a partner are left out; `with_index` also returns the indices of the test windows kept."""
     rng = np.random.default_rng(seed)
     key = lambda m: (m["user"], m["stage"])  # noqa: E731
     pool: dict[tuple, list[int]] = {}
-    for i, m in enumerate(train.meta.to_dict("records")):
+    train_meta = train.meta.to_dict("records")
+    for i, m in enumerate(train_meta):
         pool.setdefault(key(m), []).append(i)
     idx_test, idx_train = [], []
     for i, m in enumerate(test.meta.to_dict("records")):
         cands = pool.get(key(m))
+        if cands and exclude is not None:
+            cands = [j for j in cands if train_meta[j][exclude] != m[exclude]]
         if cands:
             idx_test.append(i)
             idx_train.append(int(rng.choice(cands)))
+    if with_index:
+        return test.emg[idx_test], train.emg[idx_train], np.asarray(idx_test, dtype=np.int64)
     return test.emg[idx_test], train.emg[idx_train]
 
 
