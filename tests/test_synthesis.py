@@ -16,7 +16,8 @@ from emgaug.data.simulate import SAMPLE_RATE, _make_user, simulate_angles, write
 from emgaug.data.windows import WindowConfig, WindowDataset, stack_windows
 from emgaug.errors import EmgaugError
 from emgaug.synthesis import SyntheticWindowDataset, read_metadata, read_synthetic
-from emgaug.synthesis.generate import batch_seed, synthesize_set
+from emgaug.models.base import RowGenerators
+from emgaug.synthesis.generate import synthesize_set, window_seed
 from emgaug.training.checkpoint import load_generator
 from emgaug.training.trainer import train_model
 
@@ -70,8 +71,8 @@ def test_round_trip_matches_generator_and_real_angles(ridge_ckpt, ridge_set, sim
     n_ang = np.stack([real.read_window(int(i))[1] for i in win_idx[:16:2]])
     n_ang = (n_ang - loaded.norm.angle_mean[:, None]) / loaded.norm.angle_std[:, None]
     n_ang = np.where(s.angle_mask[:16:2, None, :], n_ang, 0.0).astype(np.float32)
-    for draw in (0, 1):
-        g = torch.Generator().manual_seed(batch_seed(3, draw, 0))
+    for draw in (0, 1):  # each window's draw from its own generator, seeded by (seed, draw, window key)
+        g = RowGenerators([window_seed(3, draw, s.labels["filename"][k], s.labels["start"][k]) for k in range(0, 16, 2)])
         with torch.inference_mode():
             fake = loaded.model.generate(torch.from_numpy(n_ang), generator=g).numpy()
         np.testing.assert_allclose(s.emg[draw:16:2], loaded.norm.denormalize_emg_ct(fake), rtol=1e-5, atol=1e-3)

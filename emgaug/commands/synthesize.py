@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -12,7 +13,9 @@ from rich.text import Text
 
 from emgaug.commands.options import check_output_dir, positive
 from emgaug.console import console, make_progress
-from emgaug.synthesis.generate import SynthesisSummary, synthesize_set
+from emgaug.errors import EmgaugError
+from emgaug.synthesis.generate import SynthesisSummary, parse_shard, synthesize_set
+from emgaug.synthesis.parquet_io import finalize_shards, shard_staging
 
 
 class WindowsPerSecond(ProgressColumn):
@@ -26,7 +29,8 @@ class WindowsPerSecond(ProgressColumn):
 def synthesize(
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Generator checkpoint written by `emgaug "
                                               "train` (optional with --oracle-real)."),
-    out: Path = typer.Option(..., "--out", help="Output folder (a stage-partitioned Parquet dataset, written atomically)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (a stage-partitioned Parquet dataset, written "
+                                       "atomically; required unless --finalize)."),
     manifest: Optional[Path] = typer.Option(None, "--manifest", help="Split manifest (default: the one recorded in the checkpoint)."),
     split: str = typer.Option("train", "--split", help="Split whose angle sequences condition the generator: train, "
                               "val, calibration, kinematics_pool (test only with --allow-test-leakage)."),
@@ -38,7 +42,8 @@ def synthesize(
     samples_per_window: int = typer.Option(1, "--samples-per-window", min=1, help="Independent noise/h0 draws per angle window."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed: same seed, batch size, inputs and device give identical EMG."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
-    batch_size: int = typer.Option(64, "--batch-size", min=1, help="Angle windows per generator call (changes the noise draws)."),
+    batch_size: int = typer.Option(64, "--batch-size", min=1, help="Angle windows per generator call (and the unit "
+                                   "of work of shards and ranks); noise is seeded per window, not per batch."),
     max_windows: Optional[int] = typer.Option(None, "--max-windows", min=1, help="At most this many angle windows, spread evenly over the selection."),
     stride_s: Optional[float] = typer.Option(None, "--stride-s", callback=positive, help="Window stride in seconds (default: one window, no overlap)."),
     allow_test_leakage: bool = typer.Option(
@@ -57,9 +62,29 @@ def synthesize(
                                      "synthetic schema (the ceiling of GR/MR; provenance says oracle)."),
     window_s: Optional[float] = typer.Option(None, "--window-s", help="--oracle-real without --checkpoint: window "
                                              "length in seconds (default 1)."),
+    shard: Optional[str] = typer.Option(None, "--shard", help="i/N: make only shard i of N of the set (Slurm arrays, "
+                                        "separate machines; same options for every shard); then --finalize OUT. Under "
+                                        "torchrun the ranks split the work by themselves."),
+    finalize: Optional[Path] = typer.Option(None, "--finalize", help="Check that every shard of the set OUT has "
+                                            "landed and make the set readable (with --overwrite: replace a set there)."),
 ) -> None:
-    """Generate synthetic EMG for chosen angle sequences and write it as a Parquet dataset with full provenance."""
+    """Generate synthetic EMG for chosen angle sequences and write it as a Parquet dataset with full provenance.
+
+    Sharded: `torchrun --nproc_per_node N -m emgaug synthesize ...` splits the windows over the ranks (rank 0 makes
+    the set readable when all are done); `--shard i/N` on N machines, then `emgaug synthesize --finalize OUT`."""
+    rank0 = os.environ.get("RANK", "0") == "0"
+    if finalize is not None:
+        if out is not None and Path(out) != Path(finalize):
+            raise EmgaugError("--finalize OUT takes no other --out; pass the set folder once")
+        check_output_dir(finalize, "--finalize")
+        meta = finalize_shards(finalize, overwrite=overwrite)
+        console.print(f"{finalize}: {meta.get('num_shards')} shard(s), {meta.get('num_rows'):,} windows "
+                      f"({', '.join(f'{k} {v:,}' for k, v in meta.get('rows_per_stage', {}).items())}); the set is readable")
+        return
+    if out is None:
+        raise EmgaugError("pass --out (the set folder to write), or --finalize OUT (make a sharded set readable)")
     check_output_dir(out)
+    shard_spec = parse_shard(shard)
     summary: list[SynthesisSummary] = []
     progress = make_progress(WindowsPerSecond())
     task = progress.add_task("synthesizing windows", total=None)
@@ -74,10 +99,19 @@ def synthesize(
                        samples_per_window=samples_per_window, seed=seed, device=device, batch_size=batch_size,
                        max_windows=max_windows, allow_test_conditioning=allow_test_leakage, stride_s=stride_s,
                        overwrite=overwrite, as_user=as_user, reference=reference, clip=clip, oracle_real=oracle_real,
-                       window_s=window_s, summary=summary, on_progress=on_progress)
+                       window_s=window_s, shard=shard_spec, summary=summary,
+                       on_progress=on_progress if rank0 else None)  # one progress bar: rank 0's
     finally:
         progress.stop()
     s = summary[0]
+    if not rank0:
+        return
+    if shard_spec is not None:
+        rows = s.extra["shard_rows"]
+        console.print(f"shard {shard_spec[0]}/{shard_spec[1]}: {rows:,} of the set's {s.rows:,} windows in {s.seconds:.1f} s "
+                      f"({rows / max(s.seconds, 1e-9):,.1f} windows/s) are in {shard_staging(out)}; when every shard "
+                      f"has landed: emgaug synthesize --finalize {out}")
+        return
     console.print(summary_table(s))
     console.print(f"{s.source_windows:,} angle windows x {s.samples_per_window} draw(s) = {s.rows:,} windows in "
                   f"{s.seconds:.1f} s total ({s.rows / max(s.seconds, 1e-9):,.1f} windows/s including start-up); "

@@ -170,8 +170,31 @@ def check_angles(model: EMGGenerator, angles: Tensor) -> None:
                           f"got {tuple(angles.shape)}")
 
 
-def randn(shape: tuple[int, ...], like: Tensor, generator: torch.Generator | None) -> Tensor:
-    """Standard normal draws on `like`'s device, from `generator` when given (else the global RNG)."""
+class RowGenerators:
+    """One CPU `torch.Generator` per row of a batch, for `randn`: row i's draws come from generator i alone, in the
+    order the model asks for them, so a row gets the same noise whatever batch it is in (synthesis seeds each row
+    from its window, so the set does not depend on batch composition, ranks or shards)."""
+
+    device = torch.device("cpu")
+
+    def __init__(self, seeds: Iterable[int]):
+        self.generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
+
+    def __len__(self) -> int:
+        return len(self.generators)
+
+
+def randn(shape: tuple[int, ...], like: Tensor, generator: torch.Generator | RowGenerators | None) -> Tensor:
+    """Standard normal draws on `like`'s device, from `generator` when given (else the global RNG).
+
+    `generator` may be a `RowGenerators` with one generator per row of `shape[0]` (the batch dimension)."""
+    if isinstance(generator, RowGenerators):
+        if not shape or shape[0] != len(generator):
+            raise ValueError(f"RowGenerators holds {len(generator)} generators for a draw of shape {tuple(shape)} "
+                             "(one per row of the first dimension)")
+        rows = [torch.randn(tuple(shape[1:]), generator=g, dtype=torch.float32) for g in generator.generators]
+        out = torch.stack(rows) if rows else torch.empty(tuple(shape), dtype=torch.float32)
+        return out.to(like.device)
     if generator is not None and generator.device != like.device:
         # a CPU generator driving CUDA synthesis: draw on CPU, then move (reproducible across devices)
         return torch.randn(shape, generator=generator, dtype=torch.float32).to(like.device)

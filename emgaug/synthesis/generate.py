@@ -11,17 +11,29 @@ windows of other people are given to the reference people in turn, window k to p
 output's `user` column names the person whose style was used. `oracle_real` writes the REAL EMG of the selected
 windows in the same schema: the ceiling of every GR/MR table.
 
-Seeding: each (batch, draw) pair gets its own CPU torch.Generator seeded from (seed, sample_index, batch index),
-so a run is reproducible bit for bit for the same seed, batch size, inputs and device; draw k of a window
-does not depend on --samples-per-window. The noise is drawn on the CPU even for CUDA models, so the random
-inputs are the same on every device (the model's arithmetic may still differ slightly between devices).
+Seeding: each (window, draw) pair gets its own CPU torch.Generator seeded from (seed, sample_index, window key),
+the window key being the SHA-256 of its source file name and first row (`RowGenerators`: one generator per row
+of the batch), so a window's noise does not depend on the batch it is in, on --batch-size, on the rank or shard
+that makes it, or on the other windows selected; draw k of a window does not depend on --samples-per-window.
+The noise is drawn on the CPU even for CUDA models, so the random inputs are the same on every device (the
+model's arithmetic may still differ slightly between devices, and between batch sizes).
+
+Sharding: the selected windows are cut into batches of --batch-size; shard i of N takes the contiguous batches
+[i * nb / N, (i + 1) * nb / N), so every batch holds the same windows whatever N is, and the set is the same rows,
+byte for byte, for any number of ranks (torchrun: rank r of W) or shards (`--shard i/N`, composed with the ranks
+as shard i * W + r of N * W). `row_id` is the row's position in the whole set. Each shard writes its own parts
+into a staging folder beside the output (`SyntheticWriter(shard=...)`); the set becomes readable when rank 0
+finalizes after every rank has written (torchrun), or with `emgaug synthesize --finalize OUT` (independent shards).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import hashlib
+import json
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -34,14 +46,18 @@ from emgaug.data.manifest import CALIBRATION, KINEMATICS_POOL, SPLITS, load_mani
 from emgaug.data.recording import Recording
 from emgaug.data.source import DatasetSource
 from emgaug.data.windows import ResolvedWindow, WindowConfig, WindowDataset, default_angle_rate
+from emgaug.atomic import json_default
 from emgaug.errors import EmgaugError
 from emgaug.lockfile import check_unlocked
+from emgaug.models.base import RowGenerators
 from emgaug.provenance import code_version, command_line, file_sha256
 from emgaug.synthesis.clips import calibrate_clips
 from emgaug.synthesis.kinematics import open_kinematics
-from emgaug.synthesis.parquet_io import SyntheticWriter, is_synthetic_set, read_metadata
+from emgaug.synthesis.parquet_io import (
+    SyntheticWriter, finalize_shards, is_synthetic_set, part_path, read_metadata, shard_staging,
+)
+from emgaug.training import distributed as D
 from emgaug.training.checkpoint import kinematics_declaration, load_generator
-from emgaug.training.distributed import resolve_device
 
 LEAK_FLAG = "--allow-test-leakage"
 ORACLE_NAME = "oracle_real"
@@ -79,10 +95,74 @@ class AngleSelection:
     provenance: dict[str, Any]
 
 
-def batch_seed(seed: int, sample_index: int, batch_index: int) -> int:
-    """A 63-bit torch seed derived from (seed, draw, batch) through numpy's SeedSequence."""
-    state = np.random.SeedSequence([int(seed), int(sample_index), int(batch_index)]).generate_state(2, np.uint32)
+def window_seed(seed: int, sample_index: int, filename: str, start: int) -> int:
+    """A 63-bit torch seed for draw `sample_index` of the window starting at row `start` of `filename`, derived from
+    (seed, draw, SHA-256 of the window key) through numpy's SeedSequence: the same window gets the same noise in any
+    batch, rank or shard, and two windows (of one run or of two runs with the same --seed) get different noise."""
+    digest = hashlib.sha256(f"{filename}\0{int(start)}".encode("utf-8", "surrogatepass")).digest()
+    words = np.frombuffer(digest[:16], dtype="<u4").tolist()
+    state = np.random.SeedSequence([int(seed), int(sample_index), *words]).generate_state(2, np.uint32)
     return (int(state[0]) << 31) ^ int(state[1])
+
+
+def window_seeds(seed: int, metas: Sequence[dict[str, Any]], samples: int) -> np.ndarray:
+    """(B, samples) torch seeds of a batch's windows (`metas`: window_meta dicts with filename and start)."""
+    return np.array([[window_seed(seed, k, str(m["filename"]), int(m["start"])) for k in range(samples)]
+                     for m in metas], dtype=np.int64).reshape(len(metas), samples)
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """'i/N' -> (i, N) with 0 <= i < N; None for None."""
+    if text is None:
+        return None
+    try:
+        i_s, n_s = str(text).split("/")
+        i, n = int(i_s), int(n_s)
+    except ValueError:
+        raise EmgaugError(f"--shard {text!r} is not i/N; write e.g. --shard 0/4 (shards 0 to 3 of 4)") from None
+    if n < 1 or not 0 <= i < n:
+        raise EmgaugError(f"--shard {text}: need 0 <= i < N, e.g. --shard 0/{max(n, 1)}")
+    return i, n
+
+
+def shard_batches(num_batches: int, shard: int, num_shards: int) -> tuple[int, int]:
+    """Contiguous batch range [lo, hi) of shard `shard` of `num_shards` (balanced to within one batch)."""
+    return shard * num_batches // num_shards, (shard + 1) * num_batches // num_shards
+
+
+# provenance that may differ between the shards of one set without changing a row (not part of its set id)
+_SHARD_LOCAL_KEYS = ("created_utc", "command_line", "device", "checkpoint_path", "manifest_path", "kinematics_path",
+                     "kinematics_files")
+
+
+def sharded_set_id(meta: dict[str, Any], num_shards: int) -> str:
+    """The set id every shard of one sharded run computes alike (no communication): a hash of everything that
+    decides the rows (checkpoint and input checksums, selection, window, seed, draws, batch size, code version) and
+    of the shard count. Shards of different runs get different ids, so finalize refuses to mix them."""
+    stable = {k: v for k, v in meta.items() if k not in _SHARD_LOCAL_KEYS}
+    stable["kinematics_sha256"] = sorted((meta.get("kinematics_files") or {}).values())
+    stable["num_shards"] = int(num_shards)
+    text = json.dumps(stable, sort_keys=True, default=json_default)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _shard_layout(stages_of: Sequence[str], batch_size: int, samples: int, num_shards: int) -> dict[str, Any]:
+    """The whole set's layout (rows per stage, part paths and rows per part) as every shard computes it."""
+    nb = -(-len(stages_of) // batch_size)
+    rows_per_stage: Counter = Counter()
+    partitions: dict[str, list[str]] = {}
+    rows_per_part: dict[str, int] = {}
+    for sh in range(num_shards):
+        lo, hi = shard_batches(nb, sh, num_shards)
+        counts = Counter(stages_of[lo * batch_size:hi * batch_size])
+        for stage in sorted(counts):
+            p = part_path(stage, sh)
+            partitions.setdefault(stage, []).append(p)
+            rows_per_part[p] = counts[stage] * samples
+            rows_per_stage[stage] += counts[stage] * samples
+    return {"num_rows": len(stages_of) * samples, "rows_per_stage": dict(sorted(rows_per_stage.items())),
+            "partitions": dict(sorted(partitions.items())), "num_shards": int(num_shards),
+            "rows_per_part": dict(sorted(rows_per_part.items()))}
 
 
 def evenly_spaced(n: int, k: int | None) -> np.ndarray:
@@ -259,13 +339,13 @@ def _style_plan(loaded, window_users: list[str], *, as_user: str | None, referen
     return StylePlan(names, torch.stack(rows) if rows else own[:0], {k: v for k, v in sources.items() if v})
 
 
-def _generate_draws(model, angles: torch.Tensor, labels: torch.Tensor | None, seed: int, batch_index: int,
-                    samples: int, style: torch.Tensor | None = None) -> np.ndarray:
-    """Normalised EMG (B, samples, C, T): draw k of this batch uses the generator seeded by (seed, k, batch)."""
+def _generate_draws(model, angles: torch.Tensor, labels: torch.Tensor | None, seeds: np.ndarray,
+                    style: torch.Tensor | None = None) -> np.ndarray:
+    """Normalised EMG (B, samples, C, T): draw k of window i uses the generator seeded by seeds[i, k]."""
     draws = []
     with torch.inference_mode():
-        for k in range(samples):
-            g = torch.Generator().manual_seed(batch_seed(seed, k, batch_index))
+        for k in range(seeds.shape[1]):
+            g = RowGenerators(seeds[:, k].tolist())
             draws.append(model.generate(angles, labels=labels, generator=g, style=style).float().cpu().numpy())
     return np.stack(draws, 1)
 
@@ -320,14 +400,19 @@ def synthesize_set(checkpoint: str | Path | None, out: str | Path, *, manifest: 
                    device: str = "auto", batch_size: int = 64, max_windows: int | None = None,
                    allow_test_conditioning: bool = False, stride_s: float | None = None, overwrite: bool = False,
                    as_user: str | None = None, reference: str | None = None, clip: str | None = None,
-                   oracle_real: bool = False,
+                   oracle_real: bool = False, shard: tuple[int, int] | str | None = None,
                    window_s: float | None = None, on_progress: Callable[[int, int], None] | None = None,
                    summary: list[SynthesisSummary] | None = None) -> Path:
     """Generate a synthetic set from `checkpoint` into the Parquet dataset folder `out`; returns `out`.
 
     `as_user` / `reference` choose the person (module docstring); `oracle_real` writes the real EMG of the
     selected windows instead (no checkpoint needed; `window_s` then sets the window, default 1 s).
-    `on_progress(done_rows, total_rows)` is called after each batch; a `summary` list receives the run summary.
+    `on_progress(done_rows, total_rows)` is called after each batch (this rank's or shard's rows); a `summary` list
+    receives the run summary (rows of the whole set).
+
+    Under torchrun (WORLD_SIZE > 1) every rank makes its shard of the windows, and rank 0 finalizes the set once all
+    have written (every rank raises the same one-line error when any rank failed). `shard=(i, N)` (or "i/N") makes
+    only shard i of N and leaves the set to `finalize_shards(out)` (`emgaug synthesize --finalize OUT`).
     """
     t0 = time.perf_counter()
     checkpoint = Path(checkpoint) if checkpoint is not None else None
@@ -348,8 +433,63 @@ def synthesize_set(checkpoint: str | Path | None, out: str | Path, *, manifest: 
                           "--as-user, --reference or --kinematics")
     if not oracle_real and checkpoint is None:
         raise EmgaugError("pass --checkpoint (a generator written by `emgaug train`), or --oracle-real")
+    shard = parse_shard(shard) if isinstance(shard, str) else shard
+    outer_i, outer_n = (0, 1) if shard is None else (int(shard[0]), int(shard[1]))
     _check_out(out, overwrite)
-    dev = str(resolve_device(device))
+    ctx = D.init_distributed(device)
+    try:
+        # shard i of N under torchrun's W ranks: shard i * W + r of N * W (one order for any split of the work)
+        sh, nsh = outer_i * ctx.world_size + ctx.rank, outer_n * ctx.world_size
+        args = dict(manifest=manifest, split=split, stages=stages, users=users, kinematics=kinematics,
+                    samples_per_window=samples_per_window, seed=seed, batch_size=batch_size, max_windows=max_windows,
+                    allow_test_conditioning=allow_test_conditioning, stride_s=stride_s, overwrite=overwrite,
+                    as_user=as_user, reference=reference, clip=clip, oracle_real=oracle_real, window_s=window_s,
+                    on_progress=on_progress)
+        if not ctx.distributed:
+            result = _synthesize_shard(checkpoint, out, str(ctx.device), (sh, nsh), **args)
+        else:
+            result, err = None, None
+            try:
+                result = _synthesize_shard(checkpoint, out, str(ctx.device), (sh, nsh), **args)
+            except Exception as e:  # noqa: BLE001 - every rank must reach the agreement below, then fail alike
+                err = e
+            errors = D.gather_objects(ctx, None if err is None else _one_line(err))
+            if err is not None:
+                raise err
+            failed = [(r, m) for r, m in enumerate(errors) if m is not None]
+            if failed:
+                raise EmgaugError(f"rank {failed[0][0]} of {ctx.world_size} failed, so this rank's shard was not "
+                                  f"finalized: {failed[0][1]}")
+            if outer_n == 1:  # the ranks make the whole set: rank 0 finalizes it once all have written
+                msg = None
+                if ctx.is_main:
+                    try:
+                        finalize_shards(out, overwrite=overwrite)
+                    except EmgaugError as e:
+                        msg = _one_line(e)
+                msg = D.broadcast_object(ctx, msg)
+                if msg is not None:
+                    raise EmgaugError(msg if ctx.is_main else f"rank 0 could not finalize the set: {msg}")
+    finally:
+        D.shutdown(ctx)
+    if summary is not None:
+        folder = out if out.is_dir() else shard_staging(out)
+        size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
+        s = dataclasses.replace(result, seconds=time.perf_counter() - t0, bytes_on_disk=size)
+        summary.append(s)
+    return out
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if isinstance(e, EmgaugError) else f"{type(e).__name__}: {text}"
+
+
+def _synthesize_shard(checkpoint: Path | None, out: Path, dev: str, shard: tuple[int, int], *, manifest, split,
+                      stages, users, kinematics, samples_per_window, seed, batch_size, max_windows,
+                      allow_test_conditioning, stride_s, overwrite, as_user, reference, clip, oracle_real, window_s,
+                      on_progress) -> SynthesisSummary:
+    """Select, plan and write shard `shard` = (i, N) of the set (the whole set when N == 1); its summary."""
     loaded = _oracle_spec(manifest, checkpoint, window_s) if oracle_real else load_generator(checkpoint, dev)
     sel = _select_windows(loaded, manifest=manifest, split=split, stages=stages, users=users, kinematics=kinematics,
                           allow_test_conditioning=allow_test_conditioning)
@@ -392,7 +532,8 @@ def synthesize_set(checkpoint: str | Path | None, out: str | Path, *, manifest: 
                            where=str(checkpoint))
         meta.update(checkpoint_path=str(checkpoint), checkpoint_sha256=loaded.sha256, checkpoint_epoch=loaded.epoch,
                     checkpoint_seed=loaded.seed, generator_code_version=loaded.code_version,
-                    seeding="torch.Generator (CPU) per (seed, sample_index, batch_index) via numpy SeedSequence",
+                    seeding="torch.Generator (CPU) per window and draw, seeded from (seed, sample_index, SHA-256 of "
+                            "the window's filename and start row) via numpy SeedSequence",
                     units="raw (denormalised) EMG and joint-angle units of the training data",
                     norm=loaded.norm.to_dict(), config=loaded.config)
     gains = None
@@ -404,9 +545,21 @@ def synthesize_set(checkpoint: str | Path | None, out: str | Path, *, manifest: 
     meta.update(person={"as_user": as_user, "reference_split": reference, "clip_split": clip,
                         "style_sources": plan.sources})
     T = window.window
+    sh, nsh = shard
+    nb = -(-len(picked) // batch_size)
+    b_lo, b_hi = shard_batches(nb, sh, nsh)
+    recs_all = ds.window_recordings()
+    layout = _shard_layout([recs_all[int(i)].stage for i in picked], batch_size, S, nsh)
+    writer_args: dict[str, Any] = {}
+    if nsh > 1:
+        writer_args = dict(shard=(sh, nsh), layout=layout, set_id=sharded_set_id(meta, nsh),
+                           first_row=b_lo * batch_size * S)
+    lo_w, hi_w = min(b_lo * batch_size, len(picked)), min(b_hi * batch_size, len(picked))
+    if nsh > 1 and lo_w >= hi_w:
+        return _summary(out, layout, picked, S, sel, dev, loaded, plan, shard, 0)  # more shards than batches
     with SyntheticWriter(out, emg_shape=(C, T), angle_shape=(ds.num_joints, window.angle_frames), metadata=meta,
-                         overwrite=overwrite) as writer:
-        for b, lo in enumerate(range(0, len(picked), batch_size)):
+                         overwrite=overwrite, **writer_args) as writer:
+        for lo in range(lo_w, hi_w, batch_size):
             idx = picked[lo:lo + batch_size]
             reads = [ds.read_window(int(i)) for i in idx]
             raw_ang = np.stack([r[1] for r in reads])
@@ -416,7 +569,7 @@ def synthesize_set(checkpoint: str | Path | None, out: str | Path, *, manifest: 
             if oracle_real:
                 emg = np.stack([r[0] for r in reads])[:, None]  # (B, 1, C, T), the real windows
             else:
-                emg = _generate_batch(loaded, raw_ang, amask, metas, label_map, seed, b, S, dev,
+                emg = _generate_batch(loaded, raw_ang, amask, metas, label_map, window_seeds(seed, metas, S), dev,
                                       None if plan.styles is None else plan.styles[lo:lo + len(idx)])
                 if gains is not None:  # the amplitude level of each window's recording, from its clip
                     emg *= gains[lo:lo + len(idx), None, :, None]
@@ -424,15 +577,15 @@ def synthesize_set(checkpoint: str | Path | None, out: str | Path, *, manifest: 
             writer.write_batch(emg.reshape(-1, C, T), np.repeat(raw_ang, S, axis=0),
                                _batch_rows(metas, idx, valid, S, sel.split_label), angle_mask=np.repeat(amask, S, axis=0))
             if on_progress is not None:
-                on_progress(writer.num_rows, len(picked) * S)
-        rows_per_stage = writer.rows_per_stage
-    if summary is not None:
-        size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-        summary.append(SynthesisSummary(out=out, rows_per_stage=dict(sorted(rows_per_stage.items())),
-                                        source_windows=len(picked), samples_per_window=samples_per_window,
-                                        seconds=time.perf_counter() - t0, bytes_on_disk=size, source_split=sel.source_split,
-                                        device=dev, model_name=loaded.model_name, extra={"style_sources": plan.sources}))
-    return out
+                on_progress(writer.num_rows, (hi_w - lo_w) * S)
+    return _summary(out, layout, picked, S, sel, dev, loaded, plan, shard, (hi_w - lo_w) * S)
+
+
+def _summary(out, layout, picked, S, sel, dev, loaded, plan, shard, shard_rows) -> SynthesisSummary:
+    return SynthesisSummary(out=out, rows_per_stage=dict(layout["rows_per_stage"]), source_windows=len(picked),
+                            samples_per_window=S, seconds=0.0, bytes_on_disk=0, source_split=sel.source_split,
+                            device=dev, model_name=loaded.model_name,
+                            extra={"style_sources": plan.sources, "shard": list(shard), "shard_rows": shard_rows})
 
 
 def _apply_clips(calib, recs: list[Recording], picked: np.ndarray, plan: StylePlan,
@@ -455,8 +608,7 @@ def _apply_clips(calib, recs: list[Recording], picked: np.ndarray, plan: StylePl
 
 
 def _generate_batch(loaded, raw_ang: np.ndarray, amask: np.ndarray, metas: list[dict[str, Any]],
-                    label_map: dict[str, int], seed: int, batch_index: int, samples: int, dev: str,
-                    style: torch.Tensor | None) -> np.ndarray:
+                    label_map: dict[str, int], seeds: np.ndarray, dev: str, style: torch.Tensor | None) -> np.ndarray:
     """Raw-unit EMG (B, samples, C, T) of one batch: normalise the angles, generate, denormalise."""
     norm, model = loaded.norm, loaded.model
     a_mean = np.asarray(norm.angle_mean, dtype=np.float32)[:, None]
@@ -465,6 +617,6 @@ def _generate_batch(loaded, raw_ang: np.ndarray, amask: np.ndarray, metas: list[
     labels = None
     if getattr(model, "conditions_on_labels", False):  # the model refuses stages it never saw (-1)
         labels = torch.tensor([label_map.get(m["stage"], -1) for m in metas], dtype=torch.int64, device=dev)
-    draws = _generate_draws(model, torch.from_numpy(norm_ang).to(dev), labels, seed, batch_index, samples,
+    draws = _generate_draws(model, torch.from_numpy(norm_ang).to(dev), labels, seeds,
                             None if style is None else style.to(dev))
     return norm.denormalize_emg_ct(draws).astype(np.float32)

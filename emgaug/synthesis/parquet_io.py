@@ -12,9 +12,12 @@ older layout (a root `_emgaug_metadata.json`) are still read.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import re
+import shutil
 import struct
 import urllib.parse
 import uuid
@@ -28,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from emgaug import lockfile
-from emgaug.atomic import atomic_path, json_default
+from emgaug.atomic import _owner_tag, _umask, atomic_path, json_default
 from emgaug.errors import EmgaugError
 from emgaug.provenance import file_sha256
 from emgaug.synthesis.schema import (
@@ -42,6 +45,29 @@ REQUIRED_LABELS = ("stage", "user", "session", "side", "filename", "split", "sta
 def partition_dir(stage: str) -> str:
     """Hive partition folder name of a stage; URL-quoted so any stage name is a safe path segment."""
     return f"{PARTITION_KEY}={urllib.parse.quote(str(stage), safe='')}"
+
+
+def part_name(shard: int) -> str:
+    """File name of shard `shard`'s part in each stage folder (`part-0.parquet` for a set written by one writer)."""
+    return f"part-{int(shard)}.parquet"
+
+
+def part_path(stage: str, shard: int) -> str:
+    """Path of a part inside the set folder, as the layout records it: `stage=<quoted>/part-<shard>.parquet`."""
+    return f"{partition_dir(stage)}/{part_name(shard)}"
+
+
+def shard_staging(final_dir: str | Path) -> Path:
+    """Hidden sibling folder `.NAME.shards` where the shards of a sharded run land before `finalize_shards` renames
+    it onto NAME (beside the set, like its lock, so the set folder itself only ever holds finished Parquet)."""
+    final = Path(os.path.abspath(final_dir))
+    return final.parent / f".{final.name}.shards"
+
+
+def shard_lock_target(final_dir: str | Path, shard: int) -> Path:
+    """The name whose lock (`.NAME.shard-<i>.lock`, emgaug.lockfile) a shard writer holds while it writes."""
+    final = Path(os.path.abspath(final_dir))
+    return final.parent / f"{final.name}.shard-{int(shard)}"
 
 
 def is_synthetic_set(path: str | Path) -> bool:
@@ -136,12 +162,28 @@ class SyntheticWriter:
     `final_dir` is refused in one line, and an existing set there is replaced only with `overwrite=True`
     (checked under the lock, so a set another run finished meanwhile is never replaced by surprise).
     Compression and encodings: docs/synthetic_schema.md (measured by benchmarks/bench_parquet_encodings.py).
+
+    Sharded writing (`shard=(i, N)` with the whole set's `layout` and `set_id`, known to every shard in advance):
+    the writer writes shard i's parts (`stage=X/part-<i>.parquet`, rows `first_row`, `first_row + 1`, ...) into
+    the hidden staging folder `shard_staging(final_dir)`, holding the shard's own lock; each part's footer records
+    the whole set's layout, and `finalize_shards` renames the staging folder onto `final_dir` once every part
+    of every shard has landed and checks out. A shard's parts appear in the staging folder only when it finishes.
     """
 
     def __init__(self, final_dir: str | Path, *, emg_shape: tuple[int, int], angle_shape: tuple[int, int],
                  metadata: Mapping[str, Any], row_group_bytes: int = 16 << 20, max_buffer_bytes: int = 64 << 20,
-                 compression: str = COMPRESSION, overwrite: bool = False):
+                 compression: str = COMPRESSION, overwrite: bool = False, shard: tuple[int, int] | None = None,
+                 layout: Mapping[str, Any] | None = None, first_row: int = 0, set_id: str | None = None):
         self.final_dir = Path(final_dir)
+        if shard is not None:
+            i, n = int(shard[0]), int(shard[1])
+            if not 0 <= i < n:
+                raise ValueError(f"shard {i} of {n} is out of range")
+            if layout is None or set_id is None:
+                raise ValueError("a shard writer needs the whole set's layout and set_id")
+            shard = (i, n)
+        self.shard = shard
+        self.layout = None if layout is None else {**dict(layout), "set_id": set_id}
         self.overwrite = bool(overwrite)
         self.emg_shape = (int(emg_shape[0]), int(emg_shape[1]))
         self.angle_shape = (int(angle_shape[0]), int(angle_shape[1]))
@@ -159,14 +201,18 @@ class SyntheticWriter:
         self._writers: dict[str, pq.ParquetWriter] = {}
         self._sinks: dict[str, _HashingFile] = {}
         self._rows_per_stage: dict[str, int] = {}
-        self._next_row = 0
+        self._next_row = int(first_row)
+        self._written = 0
         self._ctx = None
         self._lock: Path | None = None
+        self._landed: list[Path] = []  # shard mode: parts renamed into the staging folder by this writer
         self.tmp_dir: Path | None = None
-        self.set_id = uuid.uuid4().hex
+        self.set_id = set_id or uuid.uuid4().hex
 
     # context management -------------------------------------------------------------------------
     def __enter__(self) -> "SyntheticWriter":
+        if self.shard is not None:
+            return self._enter_shard()
         self._lock = lockfile.acquire(self.final_dir, "synthetic set")
         try:
             if self.final_dir.exists() or self.final_dir.is_symlink():
@@ -183,7 +229,33 @@ class SyntheticWriter:
             raise
         return self
 
+    def _check_replaceable(self) -> None:
+        if self.final_dir.exists() or self.final_dir.is_symlink():
+            if not self.overwrite:
+                raise EmgaugError(f"{self.final_dir}: already exists (another run may have just written it); pass "
+                                  "--overwrite to replace it, or choose another --out")
+            if not is_synthetic_set(self.final_dir):
+                raise EmgaugError(f"{self.final_dir}: exists and is not an emgaug synthetic set; refusing to replace "
+                                  "it, choose another --out")
+
+    def _enter_shard(self) -> "SyntheticWriter":
+        i, n = self.shard
+        lockfile.check_unlocked(self.final_dir, "synthetic set")  # a single writer or a finalize is on it
+        self._lock = lockfile.acquire(shard_lock_target(self.final_dir, i), f"shard {i} of {n} of the synthetic set")
+        try:
+            self._check_replaceable()
+            staging = shard_staging(self.final_dir)
+            staging.mkdir(parents=True, exist_ok=True)
+            _prepare_staging(self.final_dir, staging, self.set_id, i)
+            self.tmp_dir = staging
+        except BaseException:
+            lockfile.release(self._lock)
+            raise
+        return self
+
     def __exit__(self, exc_type, exc, tb) -> bool:
+        if self.shard is not None:
+            return self._exit_shard(exc_type)
         assert self._ctx is not None, "SyntheticWriter used outside `with`"
         try:
             if exc_type is None:
@@ -200,9 +272,42 @@ class SyntheticWriter:
         finally:
             lockfile.release(self._lock)
 
+    def _exit_shard(self, exc_type) -> bool:
+        assert self.tmp_dir is not None, "SyntheticWriter used outside `with`"
+        try:
+            if exc_type is None:
+                try:
+                    self._finish()
+                    return False
+                except BaseException:
+                    self._close_quietly()
+                    self._remove_shard_files()
+                    raise
+            self._close_quietly()
+            self._remove_shard_files()
+            return False
+        finally:
+            lockfile.release(self._lock)
+
+    def _remove_shard_files(self) -> None:
+        """A failed shard leaves nothing of its own in the staging folder (other shards' parts stay)."""
+        for f in self._landed:
+            f.unlink(missing_ok=True)
+        for f in self._sinks_paths():
+            f.unlink(missing_ok=True)
+        self._landed.clear()
+
+    def _sinks_paths(self) -> list[Path]:
+        return [self._temp_part(stage) for stage in self._rows_per_stage]
+
+    def _temp_part(self, stage: str) -> Path:
+        """Shard mode: the hidden name a part is written under until the shard finishes."""
+        return self.tmp_dir / partition_dir(stage) / f".{part_name(self.shard[0])}.tmp-{_owner_tag()}"
+
     @property
     def num_rows(self) -> int:
-        return self._next_row
+        """Rows written by this writer (in shard mode: this shard's)."""
+        return self._written
 
     @property
     def rows_per_stage(self) -> dict[str, int]:
@@ -264,6 +369,7 @@ class SyntheticWriter:
                        else [str(self.metadata.get(c, ""))] * n)
         cols["row_id"] = np.arange(self._next_row, self._next_row + n, dtype=np.int64)
         self._next_row += n
+        self._written += n
         for c, v in cols.items():
             if len(v) != n:
                 raise ValueError(f"labels column {c!r} has {len(v)} rows, batch has {n}")
@@ -286,7 +392,7 @@ class SyntheticWriter:
         if w is None:
             folder = self.tmp_dir / partition_dir(stage)
             folder.mkdir(parents=True, exist_ok=True)
-            sink = self._sinks[stage] = _HashingFile(folder / PART_NAME)
+            sink = self._sinks[stage] = _HashingFile(folder / PART_NAME if self.shard is None else self._temp_part(stage))
             w = self._writers[stage] = pq.ParquetWriter(
                 sink, self.schema, compression=self.compression, use_dictionary=list(
                     c for c in LABEL_COLUMNS if self.schema.field(c).type == pa.string()),
@@ -297,14 +403,26 @@ class SyntheticWriter:
         return w
 
     def _finish(self) -> None:
-        if not self._next_row:
+        if not self._written:
             raise EmgaugError(f"{self.final_dir}: no windows were written; a synthetic set needs at least one (check the "
                               "selected split, stages and users)")
         for stage in list(self._buffers):
             self._flush(stage, full_groups_only=False)
-        partitions = {s: f"{partition_dir(s)}/{PART_NAME}" for s in sorted(self._rows_per_stage)}
-        layout = {"set_id": self.set_id, "num_rows": self._next_row,
-                  "rows_per_stage": dict(sorted(self._rows_per_stage.items())), "partitions": partitions}
+        shard = 0 if self.shard is None else self.shard[0]
+        mine = {s: part_path(s, shard) for s in sorted(self._rows_per_stage)}
+        if self.shard is None:
+            layout = {"set_id": self.set_id, "num_rows": self._written,
+                      "rows_per_stage": dict(sorted(self._rows_per_stage.items())),
+                      "partitions": {s: [p] for s, p in mine.items()}, "num_shards": 1,
+                      "rows_per_part": {mine[s]: n for s, n in sorted(self._rows_per_stage.items())}}
+        else:
+            layout = self.layout
+            want = {p: int(n) for p, n in layout["rows_per_part"].items() if p.endswith(f"/{part_name(shard)}")}
+            got = {mine[s]: n for s, n in self._rows_per_stage.items()}
+            if got != want:
+                raise EmgaugError(f"{self.final_dir}: shard {shard} of {self.shard[1]} wrote rows {got} but the set's "
+                                  f"layout expects {want}; the shards do not agree on the selection, re-run them")
+        partitions = mine
         provenance = hashlib.sha256(self.schema.metadata[METADATA_KEY]).hexdigest()
         for stage, w in self._writers.items():
             sink = self._sinks[stage]
@@ -312,14 +430,21 @@ class SyntheticWriter:
             # replaced, swapped or edited part no longer matches (refused on read); the footer records the layout
             # of the whole set, so a removed, added or renamed part is refused too
             record = {**layout, "stage": stage, "part": partitions[stage], "part_rows": self._rows_per_stage[stage],
-                      "data_sha256": sink.hexdigest(), "data_bytes": sink.nbytes, "provenance_sha256": provenance}
+                      "shard": shard, "data_sha256": sink.hexdigest(), "data_bytes": sink.nbytes,
+                      "provenance_sha256": provenance}
             w.add_key_value_metadata({PART_KEY: json.dumps(record, sort_keys=True, default=json_default)})
             w.close()
             sink.close()
-            if _data_region(self.tmp_dir / partitions[stage]) != record["data_bytes"]:  # pyarrow wrote after the hash
+            written = self.tmp_dir / partitions[stage] if self.shard is None else self._temp_part(stage)
+            if _data_region(written) != record["data_bytes"]:  # pyarrow wrote after the hash
                 raise RuntimeError(f"{partitions[stage]}: the Parquet writer wrote data after its checksum was taken")
         self._writers.clear()
         self._sinks.clear()
+        if self.shard is not None:  # the shard's parts land together, under their final names
+            for stage in sorted(self._rows_per_stage):
+                dest = self.tmp_dir / partitions[stage]
+                os.replace(self._temp_part(stage), dest)
+                self._landed.append(dest)
 
     def _close_quietly(self) -> None:
         for w in self._writers.values():
@@ -335,6 +460,77 @@ class SyntheticWriter:
         self._writers.clear()
         self._sinks.clear()
         self._buffers.clear()
+
+
+def _prepare_staging(final: Path, staging: Path, set_id: str, shard: int) -> None:
+    """Before shard `shard` writes: refuse a staging folder holding parts of another run (another selection, seed,
+    checkpoint or shard count: its set id differs), then remove this shard's earlier parts and temporaries (a shard
+    re-run after a failure rewrites the same rows; its lock says no other writer of this shard is running)."""
+    for _, f in part_files(staging):
+        rec = _part_record(f, _footer(f)[0])
+        if rec is None or rec.get("set_id") != set_id:
+            raise EmgaugError(f"{staging}: holds {f.relative_to(staging).as_posix()} of another sharded run (set "
+                              f"{None if rec is None else rec.get('set_id')}, this run {set_id}); finalize that run "
+                              f"(`emgaug synthesize --finalize {final}`) or delete {staging}, then start the shards again")
+    for folder in staging.glob(f"{PARTITION_KEY}=*"):
+        for f in folder.iterdir():
+            if f.name == part_name(shard) or f.name.startswith(f".{part_name(shard)}.tmp-"):
+                f.unlink(missing_ok=True)
+
+
+def finalize_shards(final_dir: str | Path, overwrite: bool = False) -> dict[str, Any]:
+    """Make a sharded set readable: check that every part of every shard has landed in `shard_staging(final_dir)`
+    and checks out against the layout its footers record (set id, parts, rows, data SHA-256), then rename the
+    staging folder onto `final_dir` (an existing set there only with `overwrite`). Holds the set's lock, and refuses
+    while a shard's writer still runs. Returns the set's metadata. One-line EmgaugError otherwise; nothing is lost."""
+    final = Path(os.path.abspath(final_dir))
+    staging = shard_staging(final)
+    with lockfile.exclusive(final, "synthetic set"), contextlib.ExitStack() as shard_locks:
+        # a shard writer still running is refused; the locks of killed writers are taken over (and removed at the end)
+        for lock in sorted(final.parent.glob(f".{glob_escape(final.name)}.shard-*.lock")):
+            shard_locks.enter_context(lockfile.exclusive(lock.parent / lock.name[1:-len(".lock")], "synthetic set shard"))
+        if not staging.is_dir():
+            raise EmgaugError(f"{final}: no shards to finalize ({staging} not found); run `emgaug synthesize ... "
+                              "--shard i/N` for every shard first")
+        for folder in staging.glob(f"{PARTITION_KEY}=*"):  # temporaries of shard writers that were killed
+            for f in folder.iterdir():
+                if f.name.startswith(".") and f.is_file():
+                    f.unlink(missing_ok=True)
+        parts = part_files(staging)
+        if not parts:
+            raise EmgaugError(f"{final}: no shard has landed yet ({staging} holds no part files); run `emgaug "
+                              "synthesize ... --shard i/N` for every shard first")
+        meta = read_metadata(staging)
+        on_disk = {f.relative_to(staging).as_posix() for _, f in parts}
+        missing = sorted(_listed_parts(meta) - on_disk)
+        if missing:
+            shards = sorted({int(m.group(1)) for p in missing if (m := _PART_INDEX.match(p.rsplit("/", 1)[-1]))})
+            n = meta.get("num_shards")
+            raise EmgaugError(f"{final}: shard(s) {', '.join(map(str, shards))} of {n} have not landed (missing "
+                              f"{missing[0]}{' and more' if len(missing) > 1 else ''}); run them with --shard "
+                              f"{shards[0] if shards else '?'}/{n} (same options), then finalize again")
+        _verify_part_records(staging, meta, parts)
+        if final.exists() or final.is_symlink():
+            if not overwrite:
+                raise EmgaugError(f"{final}: already exists; pass --overwrite to replace it with the finalized shards, or "
+                                  f"move it (the shards stay in {staging})")
+            if not is_synthetic_set(final):
+                raise EmgaugError(f"{final}: exists and is not an emgaug synthetic set; refusing to replace it (the "
+                                  f"shards stay in {staging})")
+        os.chmod(staging, 0o777 & ~_umask())
+        if final.exists() or final.is_symlink():
+            old = final.with_name(f".{final.name}.old-{_owner_tag()}-{os.urandom(3).hex()}")
+            os.replace(final, old)
+            os.replace(staging, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, final)
+    return read_metadata(final)
+
+
+def glob_escape(name: str) -> str:
+    """`name` with glob metacharacters escaped (a set folder may be called `run[1]`)."""
+    return re.sub(r"([*?\[])", r"[\1]", name)
 
 
 # reading ------------------------------------------------------------------------------------------
@@ -359,8 +555,9 @@ class SyntheticSet:
         return np.arange(T)[None, :] < self.labels["valid_samples"].to_numpy()[:, None]
 
 
-# the set-level keys a part's footer record contributes to `read_metadata`
-LAYOUT_KEYS = ("set_id", "num_rows", "rows_per_stage", "partitions")
+# the set-level keys a part's footer record contributes to `read_metadata` (sets written before sharding lack the
+# last two, and record one part path per stage instead of a list)
+LAYOUT_KEYS = ("set_id", "num_rows", "rows_per_stage", "partitions", "num_shards", "rows_per_part")
 
 
 def _footer(f: Path) -> tuple[dict[bytes, bytes], int]:
@@ -483,11 +680,33 @@ def _part_batches(f: Path, batch_windows: int, shapes: tuple[tuple[int, int], tu
                           "truncated, re-run `emgaug synthesize`") from e
 
 
+_PART_INDEX = re.compile(r"^part-(\d+)\.parquet$")
+
+
+def _part_order(f: Path) -> tuple[str, int, str]:
+    m = _PART_INDEX.match(f.name)
+    return f.parent.name, int(m.group(1)) if m else -1, f.name
+
+
 def part_files(path: str | Path) -> list[tuple[str, Path]]:
-    """(stage, file) for every part file, in sorted partition order."""
+    """(stage, file) for every part file, in sorted partition order (shards in numeric order within a stage)."""
     out = []
-    for f in sorted(Path(path).glob(f"{PARTITION_KEY}=*/*.parquet")):
+    for f in sorted(Path(path).glob(f"{PARTITION_KEY}=*/*.parquet"), key=_part_order):
         out.append((urllib.parse.unquote(f.parent.name.split("=", 1)[1]), f))
+    return out
+
+
+def _listed_parts(meta: Mapping[str, Any]) -> set[str]:
+    """Part paths the layout lists: `partitions` maps a stage to a list of paths (to one path in sets written before
+    sharding); anything else lists nothing, so every part on disk is then 'unexpected'."""
+    parts = meta.get("partitions")
+    out: set[str] = set()
+    if isinstance(parts, dict):
+        for v in parts.values():
+            if isinstance(v, str):
+                out.add(v)
+            elif isinstance(v, list):
+                out.update(str(x) for x in v)
     return out
 
 
@@ -497,7 +716,7 @@ def _verify_part_records(path: Path, meta: dict[str, Any], parts: list[tuple[str
     data bytes must hash to the SHA-256 its writer recorded; the parts on disk must be those the layout lists, with
     the rows per stage it records (from the footers: a part emptied and re-recorded is refused even when streamed)."""
     on_disk = {f.relative_to(path).as_posix(): f for _, f in parts}
-    listed = {str(v) for v in meta["partitions"].values()} if isinstance(meta.get("partitions"), dict) else set()
+    listed = _listed_parts(meta)
     missing, extra = sorted(listed - set(on_disk)), sorted(set(on_disk) - listed)
     if missing or extra:
         what = f"missing {', '.join(missing[:3])}" if missing else f"unexpected {', '.join(extra[:3])}"
@@ -527,6 +746,11 @@ def _verify_part_records(path: Path, meta: dict[str, Any], parts: list[tuple[str
                               "was edited, re-run `emgaug synthesize`")
         if rows != rec.get("part_rows"):
             raise EmgaugError(f"{f}: holds {rows} rows, its writer wrote {rec.get('part_rows')}; the part was edited, "
+                              "re-run `emgaug synthesize`")
+        per_part = meta.get("rows_per_part")
+        if per_part is not None and (not isinstance(per_part, dict) or per_part.get(rel) != rows):
+            raise EmgaugError(f"{f}: holds {rows} rows, the set's layout gives this part "
+                              f"{per_part.get(rel) if isinstance(per_part, dict) else per_part!r}; the set was edited, "
                               "re-run `emgaug synthesize`")
         try:
             ok = data_sha256(f) == rec.get("data_sha256")

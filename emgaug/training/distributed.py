@@ -19,6 +19,7 @@ class DistContext:
     rank: int
     local_rank: int
     device: torch.device
+    owns_group: bool = False  # this context created the process group (and `shutdown` destroys it)
 
     @property
     def is_main(self) -> bool:
@@ -46,11 +47,13 @@ def init_distributed(device_pref: str) -> DistContext:
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
     device = resolve_device(device_pref, local)
+    owns = False
     if world > 1 and not dist.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return DistContext(world_size=world, rank=rank, local_rank=local, device=device)
+        owns = True
+    return DistContext(world_size=world, rank=rank, local_rank=local, device=device, owns_group=owns)
 
 
 def barrier(ctx: DistContext) -> None:
@@ -88,5 +91,6 @@ def mean_across(ctx: DistContext, values: dict[str, float]) -> dict[str, float]:
 
 
 def shutdown(ctx: DistContext) -> None:
-    if ctx.distributed and dist.is_initialized():
+    """Leave the process group this context created (a group the caller set up stays theirs)."""
+    if ctx.distributed and ctx.owns_group and dist.is_initialized():
         dist.destroy_process_group()
