@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Optional
 
@@ -63,7 +64,11 @@ def train(
                                             "recording (default: every row)."),
 ) -> None:
     """Train a kinematics -> EMG generator (joint angles, a knee angle or IMU, as the data declares) on the manifest's
-    train split; multi-GPU with `torchrun ... emgaug train`."""
+    train split; multi-GPU with `torchrun ... emgaug train`.
+
+    Several nodes: `torchrun --nnodes N --rdzv-backend c10d --rdzv-endpoint HOST:PORT ...` on each; only rank 0
+    writes. `--resume` needs the same checkpoint on every node (checked on every rank before anyone resumes; one
+    line on every rank otherwise) and may run on another number of processes (same global batch)."""
     if out is not None:
         check_output_dir(out)
     window_cfg = WindowConfig(window_s=window_s, stride_s=stride_s, angle_rate_hz=angle_rate_hz, jitter_s=jitter_s)
@@ -72,6 +77,8 @@ def train(
                        max_train_windows=max_train_windows, max_val_windows=max_val_windows, alpha=alpha, lr=lr,
                        amp=amp, model_overrides=parse_model_options(set_option or []), best_metric=best_metric,
                        deterministic=deterministic, norm_rows_per_recording=norm_rows)
+    if os.environ.get("RANK", "0") != "0":
+        return  # rank 0 wrote the checkpoint, on its node's disk: the other ranks have nothing to read or print
     ck = read_checkpoint(path)
     t = Table(title=f"{model}: {path}")
     for c in ("epoch", "train", "val"):

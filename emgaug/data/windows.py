@@ -97,10 +97,18 @@ def compute_norm_stats(source: DatasetSource, recordings: Sequence[Recording], c
 
     Signed (raw) EMG is z-scored per channel. Non-negative EMG (already rectified envelopes, e.g. Ninapro DB1's
     RMS channels) is only scaled (mean 0, std = RMS): subtracting its mean would turn amplitude, the very thing
-    it encodes, into a signed wiggle.
+    it encodes, into a signed wiggle. Several processes may each sum a share of the recordings (`norm_sums`),
+    combine the sums (SUM, and MIN for `emg_min`) and finish with `norm_from_sums`.
     """
     if not recordings:
         raise EmgaugError("cannot compute normalisation statistics: the training split is empty; re-run `emgaug split`")
+    return norm_from_sums(norm_sums(source, recordings, chunk_rows, max_rows_per_recording))
+
+
+def norm_sums(source: DatasetSource, recordings: Sequence[Recording], chunk_rows: int = 200_000,
+              max_rows_per_recording: int | None = None) -> dict[str, np.ndarray]:
+    """The float64 sufficient statistics of `compute_norm_stats` over `recordings` (any share of the split):
+    counts and sums (combine by adding) and `emg_min` (combine by the minimum)."""
     C, J = source.num_channels, source.num_joints
     e_n = 0
     e_min = np.inf
@@ -123,6 +131,16 @@ def compute_norm_stats(source: DatasetSource, recordings: Sequence[Recording], c
                 a_n += len(a)
                 a_s += a.sum(0)
                 a_ss += (a * a).sum(0)
+    return {"emg_n": np.array([float(e_n)]), "emg_sum": e_s, "emg_sumsq": e_ss, "emg_min": np.array([e_min]),
+            "angle_n": np.array([float(a_n)]), "angle_sum": a_s, "angle_sumsq": a_ss}
+
+
+def norm_from_sums(sums: dict[str, np.ndarray]) -> NormStats:
+    """NormStats from `norm_sums` output (one process's, or several processes' combined)."""
+    e_n, a_n = float(sums["emg_n"][0]), float(sums["angle_n"][0])
+    e_s, e_ss, e_min = sums["emg_sum"], sums["emg_sumsq"], float(sums["emg_min"][0])
+    a_s, a_ss = sums["angle_sum"], sums["angle_sumsq"]
+    C, J = len(e_s), len(a_s)
     if e_n == 0:
         raise EmgaugError("cannot compute normalisation statistics: the training recordings hold no rows")
     e_mean = e_s / e_n

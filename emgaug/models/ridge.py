@@ -16,7 +16,7 @@ range, so unseen users' out-of-range angles (a joint with tiny training variance
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Callable, Iterable
 
 import torch
 import torch.nn.functional as F
@@ -93,30 +93,43 @@ class RidgeEnvelope(EMGGenerator):
         rhs = xty if prior is None else xty + reg @ prior
         return torch.linalg.solve(xtx + reg + 1e-9 * torch.eye(F_, dtype=torch.float64), rhs)
 
-    def fit(self, batches: Iterable[Batch]) -> dict[str, float]:
-        """Two streamed passes' worth of sums in one: normal equations plus the envelope-normalised spectrum."""
+    # how `fit`'s sufficient statistics combine across processes: summed, except these (elementwise min / max)
+    fit_reductions = {"f_lo": "min", "t_lo": "min", "f_hi": "max", "t_hi": "max"}
+
+    def fit(self, batches: Iterable[Batch],
+            reduce: Callable[[dict[str, Tensor], dict[str, str]], dict[str, Tensor]] | None = None) -> dict[str, float]:
+        """Two streamed passes' worth of sums in one: normal equations plus the envelope-normalised spectrum.
+
+        The fit only needs sums, so several processes may each pass a share of the batches and `reduce(sums, ops)`
+        combines them before the solve (e.g. an all_reduce over ranks: every float64 tensor summed, the keys of
+        `fit_reductions` by min / max); every process then solves the same system."""
+        sums = self._accumulate(batches)
+        if reduce is not None:
+            sums = reduce(sums, dict(self.fit_reductions))
+        return self._fit_from_sums(sums)
+
+    def _accumulate(self, batches: Iterable[Batch]) -> dict[str, Tensor]:
         F_, C = self.weights.shape
-        xtx = torch.zeros(F_, F_, dtype=torch.float64)
-        xty = torch.zeros(F_, C, dtype=torch.float64)
-        yty = torch.zeros(C, dtype=torch.float64)
-        ysum = torch.zeros(C, dtype=torch.float64)
-        spec = torch.zeros(C, self.window.window // 2 + 1, dtype=torch.float64)
-        c_sum, c_sq = torch.zeros(C, dtype=torch.float64), torch.zeros(C, dtype=torch.float64)
-        n_frames, n_win = 0, 0
         f_lo = torch.full((F_,), torch.inf, dtype=torch.float64)
-        f_hi, t_lo, t_hi = -f_lo.clone(), torch.full((C,), torch.inf, dtype=torch.float64), torch.full((C,), -torch.inf, dtype=torch.float64)
+        sums = {"xtx": torch.zeros(F_, F_, dtype=torch.float64), "xty": torch.zeros(F_, C, dtype=torch.float64),
+                "yty": torch.zeros(C, dtype=torch.float64), "ysum": torch.zeros(C, dtype=torch.float64),
+                "spec": torch.zeros(C, self.window.window // 2 + 1, dtype=torch.float64),
+                "c_sum": torch.zeros(C, dtype=torch.float64), "c_sq": torch.zeros(C, dtype=torch.float64),
+                "n_frames": torch.zeros(1, dtype=torch.float64), "n_win": torch.zeros(1, dtype=torch.float64),
+                "f_lo": f_lo, "f_hi": -f_lo.clone(), "t_lo": torch.full((C,), torch.inf, dtype=torch.float64),
+                "t_hi": torch.full((C,), -torch.inf, dtype=torch.float64), **self._user_sums()}
         for batch in batches:
             emg = batch["emg"].cpu()
             Xf, Yf, valid = self._frame_data(batch)
             if valid.any():
-                f_lo, f_hi = torch.minimum(f_lo, Xf[valid].amin(0)), torch.maximum(f_hi, Xf[valid].amax(0))
-                t_lo, t_hi = torch.minimum(t_lo, Yf[valid].amin(0)), torch.maximum(t_hi, Yf[valid].amax(0))
-            xtx += Xf.T @ Xf
-            xty += Xf.T @ Yf
-            yty += (Yf * Yf).sum(0)
-            ysum += Yf.sum(0)
-            n_frames += int(valid.sum())
-            self._accumulate_user(batch, Xf, Yf)
+                sums["f_lo"], sums["f_hi"] = torch.minimum(sums["f_lo"], Xf[valid].amin(0)), torch.maximum(sums["f_hi"], Xf[valid].amax(0))
+                sums["t_lo"], sums["t_hi"] = torch.minimum(sums["t_lo"], Yf[valid].amin(0)), torch.maximum(sums["t_hi"], Yf[valid].amax(0))
+            sums["xtx"] += Xf.T @ Xf
+            sums["xty"] += Xf.T @ Yf
+            sums["yty"] += (Yf * Yf).sum(0)
+            sums["ysum"] += Yf.sum(0)
+            sums["n_frames"] += int(valid.sum())
+            self._accumulate_user(sums, batch, Xf, Yf)
             fm = valid.reshape(emg.shape[0], -1)
             full = fm.all(1)  # spectrum from windows without any masked frame
             if full.any() and emg.shape[-1] == self.window.window:
@@ -124,12 +137,18 @@ class RidgeEnvelope(EMGGenerator):
                 # floor the envelope at 1% of the channel's normalised RMS so near-silent samples cannot blow up
                 carrier = emg[full].double() / env.clamp_min(0.01)
                 c_mean = carrier.mean(-1, keepdim=True)  # ~0 for raw EMG, ~1 for rectified envelopes
-                c_sum += c_mean[..., 0].sum(0)
-                c_sq += (carrier - c_mean).pow(2).mean(-1).sum(0)
-                spec += torch.fft.rfft(carrier - c_mean, dim=-1).abs().pow(2).sum(0)
-                n_win += int(full.sum())
+                sums["c_sum"] += c_mean[..., 0].sum(0)
+                sums["c_sq"] += (carrier - c_mean).pow(2).mean(-1).sum(0)
+                sums["spec"] += torch.fft.rfft(carrier - c_mean, dim=-1).abs().pow(2).sum(0)
+                sums["n_win"] += int(full.sum())
             if batch.get("label") is not None:
                 self.mark_seen_labels(batch["label"])
+        return sums
+
+    def _fit_from_sums(self, sums: dict[str, Tensor]) -> dict[str, float]:
+        F_, C = self.weights.shape
+        xtx, xty, yty, ysum = sums["xtx"], sums["xty"], sums["yty"], sums["ysum"]
+        n_frames, n_win = int(sums["n_frames"].item()), int(sums["n_win"].item())
         if n_frames <= F_:
             raise EmgaugError(f"ridge baseline: only {n_frames} valid frames in the training split for {F_} features; "
                               "use more training data or a longer window")
@@ -140,22 +159,26 @@ class RidgeEnvelope(EMGGenerator):
         self.weights.copy_(W)
         self.resid_std.copy_(resid_std.float())
         if n_win:
-            mag = (spec / n_win).sqrt()
+            mag = (sums["spec"] / n_win).sqrt()
             self.noise_mag.copy_((mag / mag.pow(2).mean(1, keepdim=True).sqrt().clamp_min(1e-12)).float())
-            self.carrier_mean.copy_((c_sum / n_win).float())
-            self.carrier_std.copy_((c_sq / n_win).sqrt().float())
-        self.feat_lo.copy_(f_lo), self.feat_hi.copy_(f_hi)
-        self.target_lo.copy_(t_lo.float()), self.target_hi.copy_(t_hi.float())
+            self.carrier_mean.copy_((sums["c_sum"] / n_win).float())
+            self.carrier_std.copy_((sums["c_sq"] / n_win).sqrt().float())
+        self.feat_lo.copy_(sums["f_lo"]), self.feat_hi.copy_(sums["f_hi"])
+        self.target_lo.copy_(sums["t_lo"].float()), self.target_hi.copy_(sums["t_hi"].float())
         self.fitted.fill_(True)
         r2 = 1 - rss / (yty - ysum.pow(2) / n_frames).clamp_min(1e-12)
         stats = {"frames": float(n_frames), "spectrum_windows": float(n_win), "r2_log_envelope": float(r2.mean())}
-        stats.update(self._finish_users())
+        stats.update(self._finish_users(sums))
         return stats
 
-    def _accumulate_user(self, batch: Batch, X: Tensor, Y: Tensor) -> None:
+    def _user_sums(self) -> dict[str, Tensor]:
+        """Per-user sums (ridge_user only), created before the first batch so every process holds the same keys."""
+        return {}
+
+    def _accumulate_user(self, sums: dict[str, Tensor], batch: Batch, X: Tensor, Y: Tensor) -> None:
         """Per-user sums (ridge_user only)."""
 
-    def _finish_users(self) -> dict[str, float]:
+    def _finish_users(self, sums: dict[str, Tensor]) -> dict[str, float]:
         """Per-user solves after the pooled fit (ridge_user only)."""
         return {}
 
@@ -225,20 +248,23 @@ class RidgeUser(RidgeEnvelope):
         F_, C = self.weights.shape
         self.register_buffer("user_weights", torch.zeros(num_users, F_, C, dtype=torch.float64))
         self.register_buffer("user_frames", torch.zeros(num_users, dtype=torch.int64))
-        self._sums: tuple[Tensor, Tensor] | None = None
 
     @property
     def person_conditioned(self) -> bool:
         return True
 
-    def _accumulate_user(self, batch: Batch, X: Tensor, Y: Tensor) -> None:
+    def _user_sums(self) -> dict[str, Tensor]:
+        U, (F_, C) = self.num_users, self.weights.shape
+        return {"user_xtx": torch.zeros(U, F_, F_, dtype=torch.float64),
+                "user_xty": torch.zeros(U, F_, C, dtype=torch.float64),
+                "user_frames": torch.zeros(U, dtype=torch.float64)}
+
+    def _accumulate_user(self, sums: dict[str, Tensor], batch: Batch, X: Tensor, Y: Tensor) -> None:
         users = batch.get("user")
         if users is None:
             raise EmgaugError("ridge_user needs each window's user; train it through `emgaug train`")
-        U, (F_, C) = self.num_users, self.weights.shape
-        if self._sums is None:
-            self._sums = (torch.zeros(U, F_, F_, dtype=torch.float64), torch.zeros(U, F_, C, dtype=torch.float64))
-        xtx, xty = self._sums
+        U = self.num_users
+        xtx, xty, frames = sums["user_xtx"], sums["user_xty"], sums["user_frames"]
         Ta = X.shape[0] // users.shape[0]
         per_frame = users.cpu().repeat_interleave(Ta)
         for u in per_frame.unique().tolist():
@@ -246,14 +272,13 @@ class RidgeUser(RidgeEnvelope):
                 rows = per_frame == u
                 xtx[u] += X[rows].T @ X[rows]
                 xty[u] += X[rows].T @ Y[rows]
-                self.user_frames[u] += int((X[rows].abs().sum(1) > 0).sum())
+                frames[u] += int((X[rows].abs().sum(1) > 0).sum())
 
-    def _finish_users(self) -> dict[str, float]:
-        assert self._sums is not None, "fit saw no batch"
-        xtx, xty = self._sums
+    def _finish_users(self, sums: dict[str, Tensor]) -> dict[str, float]:
+        xtx, xty = sums["user_xtx"], sums["user_xty"]
+        self.user_frames.copy_(sums["user_frames"].round().to(torch.int64))
         for u in range(self.num_users):
             self.user_weights[u] = self._solve(xtx[u], xty[u], self.user_lambda, prior=self.weights)
-        self._sums = None
         return {"users_fitted": float((self.user_frames > 0).sum())}
 
     def style_for_users(self, users: Tensor) -> Tensor:

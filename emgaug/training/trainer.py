@@ -6,22 +6,24 @@ otherwise; DistributedDataParallel when launched by torchrun. A run killed after
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader, DistributedSampler, Subset
 
 from emgaug.atomic import write_json_atomic
 from emgaug.console import console as shared_console
 from emgaug.data.manifest import load_manifest
-from emgaug.data.windows import NormStats, WindowConfig, compute_norm_stats, default_angle_rate
+from emgaug.data.windows import NormStats, WindowConfig, default_angle_rate
 from emgaug.errors import EmgaugError
 from emgaug.models.base import EMGGenerator
 from emgaug.models.registry import MODEL_NAMES, build_model
@@ -33,10 +35,10 @@ from emgaug.training.profiles import current_lr, get_profile, make_optimizers
 from emgaug.training.seeding import rng_state, seed_everything, set_rng_state, worker_init
 from emgaug.training.validation import VAL_METRICS, ValSet, is_better, validate
 
-# settings that must match for --resume to continue a run (epochs may grow under the paper profile)
+# settings that must match for --resume to continue a run (epochs may grow under the paper profile; the number of
+# processes may change: the global batch is kept and the sampler re-derived)
 RESUME_KEYS = ("model", "profile", "batch_size", "seed", "lr", "amp", "alpha", "window", "max_train_windows",
-               "max_val_windows", "best_metric", "model_overrides", "world_size", "manifest_sha256",
-               "norm_rows_per_recording")
+               "max_val_windows", "best_metric", "model_overrides", "manifest_sha256", "norm_rows_per_recording")
 
 
 @dataclass
@@ -85,6 +87,37 @@ def _check_resume(ck: dict[str, Any], cfg: TrainConfig, path: Path) -> None:
                           "profile's learning-rate schedule depends on it; use the original --epochs or a new --out")
 
 
+def _local_checkpoint(last: Path, cfg: TrainConfig, resume: bool) -> dict[str, Any]:
+    """What this rank finds at `last`: {"state": "none" | "ok", ...}; raises the one-line error of a run that exists
+    without --resume, or of a checkpoint that is unreadable or does not match the options."""
+    if not last.exists():
+        return {"state": "none"}
+    if not resume:
+        raise EmgaugError(f"{last}: a run already exists here; pass --resume to continue it or choose another --out")
+    ck = read_checkpoint(last)
+    _check_resume(ck, cfg, last)
+    return {"state": "ok", "ck": ck, "epoch": int(ck["epoch"]), "sha256": file_sha256(last)}
+
+
+def _agree_on_checkpoint(ctx: D.DistContext, found: dict[str, Any], last: Path, out: Path) -> dict[str, Any] | None:
+    """The checkpoint every rank resumes from, or None (a new run) when no rank has one; one line on every rank when
+    the ranks disagree (a node without the checkpoint, or with another one): nobody branches alone."""
+    views = D.agree(ctx, {k: v for k, v in found.items() if k != "ck"} | {"host": D.host()})
+    states = {v["state"] for v in views}
+    if states == {"none"}:
+        return None
+    if states == {"ok"} and len({v["sha256"] for v in views}) == 1:
+        return found["ck"]
+    have = [f"{r} ({v['host']}, epoch {v['epoch']})" for r, v in enumerate(views) if v["state"] == "ok"]
+    lack = [f"{r} ({v['host']})" for r, v in enumerate(views) if v["state"] == "none"]
+    if lack:
+        raise EmgaugError(f"{last}: cannot resume: rank(s) {', '.join(have)} have this checkpoint but rank(s) "
+                          f"{', '.join(lack)} do not; every node must see the same {out} (a shared folder, or copy "
+                          "last.pt, best.pt and history.json to each node), or start a new --out")
+    raise EmgaugError(f"{last}: cannot resume: the ranks hold different checkpoints under this name "
+                      f"({', '.join(have)}); give every node the same copy, or start a new --out")
+
+
 def train_model(manifest_path: str | Path, model_name: str, out_dir: str | Path | None = None, *,
                 epochs: int | None = None, batch_size: int | None = None, profile: str = "paper", seed: int = 0,
                 device: str = "auto", resume: bool = False, workers: int = 0,
@@ -105,32 +138,39 @@ def train_model(manifest_path: str | Path, model_name: str, out_dir: str | Path 
         raise EmgaugError(f"unknown best metric '{best_metric}'; choose one of {', '.join(VAL_METRICS)}")
     prof = get_profile(profile)
     manifest_path = Path(manifest_path)
-    manifest = load_manifest(manifest_path)
-    out = Path(out_dir) if out_dir is not None else Path("runs") / f"{model_name}-{manifest.protocol}"
-    last = out / "last.pt"
-    if last.exists() and not resume:
-        raise EmgaugError(f"{last}: a run already exists here; pass --resume to continue it or choose another --out")
 
     ctx = D.init_distributed(device)
     console = Console(quiet=True) if quiet or not ctx.is_main else shared_console
     try:
-        source = manifest.data_source
-        window_cfg = window_cfg or WindowConfig(angle_rate_hz=default_angle_rate(source.sample_rate))
-        window = window_cfg.resolve(source.sample_rate)
-        overrides = dict(model_overrides or {})
-        if alpha is not None:
-            overrides["alpha"] = alpha
-        cfg = TrainConfig(model=model_name, profile=profile, epochs=epochs or prof.epochs,
-                          batch_size=batch_size or prof.batch_size, seed=seed, lr=lr, amp=amp, alpha=alpha,
-                          window=window.to_dict(), max_train_windows=max_train_windows,
-                          max_val_windows=max_val_windows, best_metric=best_metric, model_overrides=overrides,
-                          world_size=ctx.world_size, manifest_sha256=file_sha256(manifest_path), device=device,
-                          workers=workers, deterministic=deterministic,
-                          norm_rows_per_recording=norm_rows_per_recording)
-        ck = read_checkpoint(last) if resume and last.exists() else None
+        # what each rank finds on its own disk (manifest, data, an earlier run) is agreed on before anyone branches
+        err = None
+        try:
+            manifest = load_manifest(manifest_path)
+            out = Path(out_dir) if out_dir is not None else Path("runs") / f"{model_name}-{manifest.protocol}"
+            last = out / "last.pt"
+            source = manifest.data_source
+            window_cfg = window_cfg or WindowConfig(angle_rate_hz=default_angle_rate(source.sample_rate))
+            window = window_cfg.resolve(source.sample_rate)
+            overrides = dict(model_overrides or {})
+            if alpha is not None:
+                overrides["alpha"] = alpha
+            cfg = TrainConfig(model=model_name, profile=profile, epochs=epochs or prof.epochs,
+                              batch_size=batch_size or prof.batch_size, seed=seed, lr=lr, amp=amp, alpha=alpha,
+                              window=window.to_dict(), max_train_windows=max_train_windows,
+                              max_val_windows=max_val_windows, best_metric=best_metric, model_overrides=overrides,
+                              world_size=ctx.world_size, manifest_sha256=file_sha256(manifest_path), device=device,
+                              workers=workers, deterministic=deterministic,
+                              norm_rows_per_recording=norm_rows_per_recording)
+            found = _local_checkpoint(last, cfg, resume)
+        except Exception as e:  # noqa: BLE001 - every rank reaches the agreement, then all fail alike
+            err = e
+        D.fail_together(ctx, err)
+        ck = _agree_on_checkpoint(ctx, found, last, out)
         if ck is not None:
-            _check_resume(ck, cfg, last)
-            console.print(f"resuming {last} after epoch {ck['epoch']}")
+            console.print(f"resuming {last} after epoch {ck['epoch']}"
+                          + (f" (written by {ck['config'].get('world_size')} process(es), now {ctx.world_size}: same "
+                             "global batch, sampler re-derived)" if ck["config"].get("world_size") != ctx.world_size
+                             else ""))
         elif resume:
             console.print(f"no checkpoint in {out}; starting a new run")
 
@@ -141,13 +181,10 @@ def train_model(manifest_path: str | Path, model_name: str, out_dir: str | Path 
         label_map = manifest.label_map()
         if ck is not None:
             norm = NormStats.from_dict(ck["norm"])
-        else:
-            norm = None
-            if ctx.is_main:
-                with console.status("normalisation statistics over the training split"):
-                    norm = compute_norm_stats(source, manifest.recordings("train"),
-                                              max_rows_per_recording=norm_rows_per_recording)
-            norm = D.broadcast_object(ctx, norm)
+        else:  # every rank sums its share of the train recordings; the float64 sums are all-reduced
+            with console.status("normalisation statistics over the training split"):
+                norm = D.distributed_norm_stats(ctx, source, manifest.recordings("train"),
+                                                max_rows_per_recording=norm_rows_per_recording)
         user_map = manifest.user_map()
         model = build_model(model_name, source.num_channels, source.num_joints, window, len(label_map),
                             num_users=len(user_map), rectified=norm.rectified, **overrides)
@@ -179,22 +216,31 @@ def train_model(manifest_path: str | Path, model_name: str, out_dir: str | Path 
 
 def _fit_closed_form(model: EMGGenerator, td, val: ValSet | None, cfg: TrainConfig, ctx: D.DistContext,
                      common: dict[str, Any], out: Path, ck: dict[str, Any] | None, console: Console) -> Path:
-    """Closed-form models (ridge): one streamed pass over the training windows, one checkpoint."""
+    """Closed-form models (ridge): one streamed pass over the training windows, one checkpoint. Under torchrun each
+    rank passes its contiguous share of the windows and the fit's sufficient statistics are all-reduced, so every
+    rank solves the same system (rank 0 validates and writes)."""
     last, best = out / "last.pt", out / "best.pt"
     if ck is not None:
         return best if best.exists() else last
-    if ctx.is_main:
-        loader = DataLoader(td.subset, batch_size=cfg.batch_size, shuffle=False, num_workers=cfg.workers,
-                            worker_init_fn=worker_init)
-        t0 = time.time()
-        with _progress(console) as prog:
-            task = prog.add_task("fit", total=len(loader))
+    data = td.subset
+    reduce = None
+    if ctx.distributed:
+        if "reduce" not in inspect.signature(model.fit).parameters:
+            raise EmgaugError(f"model '{cfg.model}' cannot combine a closed-form fit over ranks; train it without torchrun")
+        share = np.array_split(np.arange(len(td.subset)), ctx.world_size)[ctx.rank]
+        data, reduce = Subset(td.subset, share.tolist()), D.torch_reducer(ctx)
+    loader = DataLoader(data, batch_size=cfg.batch_size, shuffle=False, num_workers=cfg.workers,
+                        worker_init_fn=worker_init)
+    t0 = time.time()
+    with _progress(console) as prog:
+        task = prog.add_task("fit", total=len(loader))
 
-            def batches():
-                for b in loader:
-                    yield b
-                    prog.advance(task)
-            stats = model.fit(batches())
+        def batches():
+            for b in loader:
+                yield b
+                prog.advance(task)
+        stats = model.fit(batches(), reduce=reduce) if reduce is not None else model.fit(batches())
+    if ctx.is_main:
         metrics = validate(model, val, model.window.sample_rate, cfg.seed, cfg.batch_size, ctx.device) if val else {}
         history = [{"epoch": 1, "train": stats, "val": metrics, "seconds": time.time() - t0}]
         best_info = {"metric": cfg.best_metric, "value": metrics.get(cfg.best_metric), "epoch": 1}
@@ -254,8 +300,11 @@ def _train_sgd(model: EMGGenerator, td, val: ValSet | None, cfg: TrainConfig, ct
             opt.load_state_dict(ck["optim_state"][p])
             sched.load_state_dict(ck["sched_state"][p])
             scalers[p].load_state_dict(ck["scaler_state"][p])
-        set_rng_state(ck["rng"][ctx.rank])
         start_epoch, history, best_info = int(ck["epoch"]), list(ck["history"]), dict(ck["best"])
+        if len(ck["rng"]) == ctx.world_size:
+            set_rng_state(ck["rng"][ctx.rank])  # the same processes: exactly the uninterrupted run
+        else:  # another number of processes: per-rank streams cannot carry over; fresh ones from (seed, rank, epoch)
+            seed_everything(int(np.random.SeedSequence([cfg.seed, ctx.rank, start_epoch]).generate_state(1)[0]))
     net: torch.nn.Module = model
     if ctx.distributed:
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
