@@ -72,7 +72,7 @@ def split(
                                  f"could straddle splits: use --gap-s >= {window_s:g}", param_hint="'--gap-s'")
     if out is not None:
         check_manifest_out(out)
-    source = open_source(data, kind, **parse_model_options(source_option or [], flag="--source-option"))
+    source = open_source(data, kind, strict=True, **parse_model_options(source_option or [], flag="--source-option"))
     with console.status(f"reading {len(source.recordings)} recording headers"):
         m = make_split(source, protocol, seed=seed, val_frac=val_frac, test_frac=test_frac, stage_frac=stage_frac,
                        block_s=block_s, gap_s=gap_s, use_metadata_columns=use_metadata_columns, users=user, stages=stage,

@@ -181,12 +181,13 @@ def detect_kind(root: Path) -> str:
     )
 
 
-def open_source(root: str | Path, kind: str = "auto", **options) -> DatasetSource:
+def open_source(root: str | Path, kind: str = "auto", strict: bool = False, **options) -> DatasetSource:
     """Open the dataset at `root` as a source of the given kind ('auto' detects it).
 
-    `options` are passed to the kind's constructor where it takes them (e.g. Ninapro's reps_per_session);
-    other keys (such as those `describe()` adds for provenance) are ignored, so a manifest's source dict can be
-    passed back as it was saved.
+    `options` are passed to the kind's constructor where it takes them (e.g. Ninapro's reps_per_session). With
+    `strict` (options a user typed, e.g. `--source-option`) an option the kind does not take is an error naming
+    the valid ones; otherwise other keys (such as those `describe()` adds for provenance) are ignored, so a
+    manifest's source dict can be passed back as it was saved.
     """
     root = Path(root)
     if not root.is_dir():
@@ -195,4 +196,8 @@ def open_source(root: str | Path, kind: str = "auto", **options) -> DatasetSourc
         kind = detect_kind(root)
     cls = source_class(kind)
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "root"}
+    unknown = sorted(set(options) - accepted)
+    if strict and unknown:
+        raise EmgaugError(f"dataset kind '{kind}' takes no option {', '.join(unknown)}; valid options: "
+                          f"{', '.join(sorted(accepted)) or 'none'}")
     return cls(root, **{k: v for k, v in options.items() if k in accepted and v is not None})
