@@ -321,22 +321,15 @@ def _style_plan(loaded, window_users: list[str], *, as_user: str | None, referen
                               f"reference split; choose one of {', '.join(have[:20])}")
         return StylePlan([as_user] * len(window_users), style[None].expand(len(window_users), -1).clone(),
                          {"as_user": len(window_users)})
-    names, rows, sources = [], [], {"own": 0, "reference": 0, "null": 0}
-    ref_people = sorted(reference) if reference else []
+    if reference:  # a reference person keeps their own style; anyone else's kinematics go to them in turn
+        people = sorted(reference)
+        others = iter(range(len(window_users)))
+        names = [u if u in reference else people[next(others) % len(people)] for u in window_users]
+        return StylePlan(names, torch.stack([reference[v] for v in names]), {"reference": len(names)})
     own = model.style_for_users(torch.tensor([user_map.get(u, -1) for u in window_users], dtype=torch.int64)).cpu()
-    k = 0
-    for i, u in enumerate(window_users):
-        if reference and u in reference:
-            names.append(u), rows.append(reference[u]), sources.__setitem__("reference", sources["reference"] + 1)
-        elif reference:  # another person's kinematics, rendered as the reference people in turn
-            v = ref_people[k % len(ref_people)]
-            k += 1
-            names.append(v), rows.append(reference[v]), sources.__setitem__("reference", sources["reference"] + 1)
-        else:
-            names.append(u), rows.append(own[i])
-            key = "own" if u in user_map else "null"
-            sources[key] += 1
-    return StylePlan(names, torch.stack(rows) if rows else own[:0], {k: v for k, v in sources.items() if v})
+    known = sum(u in user_map for u in window_users)
+    sources = {"own": known, "null": len(window_users) - known}
+    return StylePlan(list(window_users), own, {k: v for k, v in sources.items() if v})
 
 
 def _generate_draws(model, angles: torch.Tensor, labels: torch.Tensor | None, seeds: np.ndarray,
