@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from emgaug.device import resolve_device
 from emgaug.errors import EmgaugError
 
 TARGET_FRAMES = 100
@@ -111,15 +112,6 @@ class NeuroPoseNet(nn.Module):
 
 
 ARCHITECTURES = {"tds_rnn": TDSRNN, "neuropose": NeuroPoseNet}
-
-
-def resolve_device(device: str) -> torch.device:
-    """'auto' -> CUDA when present, else CPU; an explicit 'cuda' without a GPU is a user error."""
-    if device in ("auto", "", None):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise EmgaugError(f"--device {device} asked for CUDA but no GPU is visible; pass --device cpu or auto")
-    return torch.device(device)
 
 
 class DeepClassifier:

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from emgaug.device import resolve_device
 from emgaug.errors import EmgaugError
 
 T = TypeVar("T")
@@ -35,17 +36,6 @@ class DistContext:
     @property
     def distributed(self) -> bool:
         return self.world_size > 1
-
-
-def resolve_device(pref: str, local_rank: int = 0) -> torch.device:
-    """'auto' -> CUDA when present, else CPU; 'cuda' without a GPU is a clear error."""
-    if pref not in ("auto", "cpu", "cuda"):
-        raise EmgaugError(f"unknown --device '{pref}'; choose auto, cpu or cuda")
-    if pref == "cuda" and not torch.cuda.is_available():
-        raise EmgaugError("--device cuda was requested but no CUDA device is visible; use --device cpu or auto")
-    if pref == "cpu" or (pref == "auto" and not torch.cuda.is_available()):
-        return torch.device("cpu")
-    return torch.device("cuda", local_rank)
 
 
 def init_distributed(device_pref: str) -> DistContext:
