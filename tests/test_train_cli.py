@@ -59,3 +59,20 @@ def test_model_options_parse_json_values():
         {"hidden": 64, "alpha": 0.5, "gru": False, "name": "abc", "d": [1, 2]}
     with pytest.raises(EmgaugError, match="KEY=VALUE"):
         parse_model_options(["hidden"])
+
+
+def test_every_training_option_is_a_cli_option_of_the_same_name_and_resume_keys_come_from_field_metadata():
+    """Adding a training option touches TrainOptions and the CLI option only (issue 14): the CLI passes every
+    parameter named like a field straight into TrainOptions, and --resume compares the fields marked MUST_MATCH."""
+    import inspect
+    from dataclasses import fields
+
+    from emgaug.commands.train import train
+    from emgaug.training.trainer import RESUME_KEYS, TrainOptions
+
+    composed = {"window_cfg", "model_overrides"}  # built from --window-s/--stride-s/... and --set
+    cli = set(inspect.signature(train).parameters)
+    assert {f.name for f in fields(TrainOptions)} - composed <= cli
+    marked = {f.name for f in fields(TrainOptions) if f.metadata.get("resume")}
+    assert {"seed", "profile", "batch_size", "lr"} <= marked <= set(RESUME_KEYS)
+    assert "epochs" not in RESUME_KEYS and "device" not in RESUME_KEYS

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Optional
 
@@ -15,7 +16,7 @@ from emgaug.console import console
 from emgaug.data.windows import WindowConfig
 from emgaug.errors import EmgaugError
 from emgaug.training.checkpoint import read_checkpoint
-from emgaug.training.trainer import train_model
+from emgaug.training.trainer import TrainOptions, train_model
 from emgaug.training.validation import VAL_METRICS
 
 __all__ = ["train", "train_model", "parse_model_options"]
@@ -60,8 +61,9 @@ def train(
     best_metric: str = typer.Option("env_corr", help=f"Validation metric that picks best.pt: {', '.join(VAL_METRICS)}."),
     set_option: Optional[list[str]] = typer.Option(None, "--set", help="Model option KEY=VALUE, e.g. hidden=64 (repeatable)."),
     deterministic: bool = typer.Option(False, help="Deterministic cuDNN kernels (exact resume on CUDA; slower)."),
-    norm_rows: Optional[int] = typer.Option(None, min=1, help="Normalisation statistics from the first N rows of each train "
-                                            "recording (default: every row)."),
+    norm_rows_per_recording: Optional[int] = typer.Option(None, "--norm-rows", min=1, help="Normalisation statistics "
+                                                          "from the first N rows of each train recording (default: "
+                                                          "every row)."),
 ) -> None:
     """Train a kinematics -> EMG generator (joint angles, a knee angle or IMU, as the data declares) on the manifest's
     train split; multi-GPU with `torchrun ... emgaug train`.
@@ -71,12 +73,12 @@ def train(
     line on every rank otherwise) and may run on another number of processes (same global batch)."""
     if out is not None:
         check_output_dir(out)
-    window_cfg = WindowConfig(window_s=window_s, stride_s=stride_s, angle_rate_hz=angle_rate_hz, jitter_s=jitter_s)
-    path = train_model(manifest, model, out, epochs=epochs, batch_size=batch_size, profile=profile, seed=seed,
-                       device=device, resume=resume, workers=workers, window_cfg=window_cfg,
-                       max_train_windows=max_train_windows, max_val_windows=max_val_windows, alpha=alpha, lr=lr,
-                       amp=amp, model_overrides=parse_model_options(set_option or []), best_metric=best_metric,
-                       deterministic=deterministic, norm_rows_per_recording=norm_rows)
+    given = dict(locals())  # the CLI options named like TrainOptions fields go straight into it
+    options = TrainOptions(**{f.name: given[f.name] for f in fields(TrainOptions) if f.name in given},
+                           window_cfg=WindowConfig(window_s=window_s, stride_s=stride_s, angle_rate_hz=angle_rate_hz,
+                                                   jitter_s=jitter_s),
+                           model_overrides=parse_model_options(set_option or []))
+    path = train_model(manifest, out_dir=out, options=options, resume=resume)
     if os.environ.get("RANK", "0") != "0":
         return  # rank 0 wrote the checkpoint, on its node's disk: the other ranks have nothing to read or print
     ck = read_checkpoint(path)

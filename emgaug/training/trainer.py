@@ -6,10 +6,11 @@ otherwise; DistributedDataParallel when launched by torchrun. A run killed after
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
@@ -35,15 +36,44 @@ from emgaug.training.profiles import current_lr, get_profile, make_optimizers
 from emgaug.training.seeding import rng_state, seed_everything, set_rng_state, worker_init
 from emgaug.training.validation import VAL_METRICS, ValSet, is_better, validate
 
-# settings that must match for --resume to continue a run (epochs may grow under the paper profile; the number of
-# processes may change: the global batch is kept and the sampler re-derived)
-RESUME_KEYS = ("model", "profile", "batch_size", "seed", "lr", "amp", "alpha", "window", "max_train_windows",
-               "max_val_windows", "best_metric", "model_overrides", "manifest_sha256", "norm_rows_per_recording")
+MUST_MATCH = {"resume": "must match"}  # field metadata: --resume refuses a run whose stored value differs
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Every option of a training run, built once where the CLI or a pipeline starts and passed down whole.
+    Adding an option means adding a field here (with MUST_MATCH if a resumed run must keep it) and a CLI option of
+    the same name. `epochs` / `batch_size` None take the profile's; the paper profile may grow `epochs` on resume.
+    The number of processes may change on resume: the global batch is kept and the sampler re-derived."""
+
+    model: str = "seqemg_gan"
+    profile: str = field(default="paper", metadata=MUST_MATCH)
+    epochs: int | None = None
+    batch_size: int | None = field(default=None, metadata=MUST_MATCH)
+    seed: int = field(default=0, metadata=MUST_MATCH)
+    device: str = "auto"
+    workers: int = 0
+    window_cfg: WindowConfig | None = None  # None: 1 s windows at the data's default angle frame rate
+    max_train_windows: int | None = field(default=None, metadata=MUST_MATCH)
+    max_val_windows: int = field(default=64, metadata=MUST_MATCH)
+    alpha: float | None = field(default=None, metadata=MUST_MATCH)
+    lr: float | None = field(default=None, metadata=MUST_MATCH)
+    amp: str = field(default="auto", metadata=MUST_MATCH)
+    model_overrides: dict[str, Any] | None = None
+    best_metric: str = field(default="env_corr", metadata=MUST_MATCH)
+    deterministic: bool = False
+    norm_rows_per_recording: int | None = field(default=None, metadata=MUST_MATCH)
+
+
+# what a checkpoint's `config` holds beyond the options, resolved at the start of a run, and must match on resume
+RESOLVED_MUST_MATCH = ("model", "window", "model_overrides", "manifest_sha256")
+RESUME_KEYS = tuple(f.name for f in fields(TrainOptions) if f.metadata.get("resume")) + RESOLVED_MUST_MATCH
 
 
 @dataclass
 class TrainConfig:
-    """Everything that determines a training run; stored in the checkpoint as `config`."""
+    """A run's options with everything resolved (profile defaults, window in samples, data fingerprint, number of
+    processes); stored in the checkpoint as `config`, and what `--resume` compares."""
 
     model: str
     profile: str
@@ -74,6 +104,15 @@ def resolve_amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
     if amp == "auto":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.bfloat16 if amp == "bf16" else torch.float16
+
+
+def _resolve(o: TrainOptions, prof, window: dict[str, Any], overrides: dict[str, Any], world_size: int,
+             manifest_sha256: str) -> TrainConfig:
+    """The stored config of a run: the options with the profile's defaults and the run's facts filled in."""
+    values = {f.name: getattr(o, f.name) for f in fields(TrainConfig) if hasattr(o, f.name)}
+    values.update(epochs=o.epochs or prof.epochs, batch_size=o.batch_size or prof.batch_size, window=window,
+                  model_overrides=overrides, world_size=world_size, manifest_sha256=manifest_sha256)
+    return TrainConfig(**values)
 
 
 def _check_resume(ck: dict[str, Any], cfg: TrainConfig, path: Path) -> None:
@@ -118,24 +157,29 @@ def _agree_on_checkpoint(ctx: D.DistContext, found: dict[str, Any], last: Path, 
                       f"({', '.join(have)}); give every node the same copy, or start a new --out")
 
 
-def train_model(manifest_path: str | Path, model_name: str, out_dir: str | Path | None = None, *,
-                epochs: int | None = None, batch_size: int | None = None, profile: str = "paper", seed: int = 0,
-                device: str = "auto", resume: bool = False, workers: int = 0,
-                window_cfg: WindowConfig | None = None, max_train_windows: int | None = None,
-                max_val_windows: int = 64, alpha: float | None = None, lr: float | None = None, amp: str = "auto",
-                model_overrides: dict[str, Any] | None = None, best_metric: str = "env_corr",
-                deterministic: bool = False, norm_rows_per_recording: int | None = None, quiet: bool = False,
-                on_epoch_end: Callable[[int], None] | None = None) -> Path:
-    """Train `model_name` on the manifest's train split; return out_dir/best.pt (last.pt when no validation).
+def train_model(manifest_path: str | Path, model_name: str | None = None, out_dir: str | Path | None = None, *,
+                options: TrainOptions | None = None, resume: bool = False, quiet: bool = False,
+                on_epoch_end: Callable[[int], None] | None = None, **option_values: Any) -> Path:
+    """Train a generator on the manifest's train split; return out_dir/best.pt (last.pt when no validation).
 
-    `batch_size` is the global batch (split over DDP ranks). Normalisation statistics use every train row, or
-    the first `norm_rows_per_recording` rows of each train recording (for very large datasets).
-    `on_epoch_end(epoch)` is called after each epoch's checkpoint is on disk (tests use it to kill a run).
+    Options come as one `TrainOptions`, or as its fields by keyword (`epochs=..., window_cfg=...`); `model_name`
+    overrides `options.model`. `batch_size` is the global batch (split over DDP ranks). Normalisation statistics
+    use every train row, or the first `norm_rows_per_recording` rows of each train recording (for very large
+    datasets). `on_epoch_end(epoch)` is called after each epoch's checkpoint is on disk (tests use it to kill a run).
     """
+    try:
+        o = options if options is not None else TrainOptions(**option_values)
+    except TypeError as e:
+        raise EmgaugError(f"train_model: {e}; the options are the fields of TrainOptions") from e
+    if option_values and options is not None:
+        o = dataclasses.replace(o, **option_values)
+    if model_name is not None:
+        o = dataclasses.replace(o, model=model_name)
+    model_name, profile, seed, device = o.model, o.profile, o.seed, o.device
     if model_name not in MODEL_NAMES:
         raise EmgaugError(f"unknown model '{model_name}'; choose one of {', '.join(MODEL_NAMES)}")
-    if best_metric not in VAL_METRICS:
-        raise EmgaugError(f"unknown best metric '{best_metric}'; choose one of {', '.join(VAL_METRICS)}")
+    if o.best_metric not in VAL_METRICS:
+        raise EmgaugError(f"unknown best metric '{o.best_metric}'; choose one of {', '.join(VAL_METRICS)}")
     prof = get_profile(profile)
     manifest_path = Path(manifest_path)
 
@@ -149,18 +193,12 @@ def train_model(manifest_path: str | Path, model_name: str, out_dir: str | Path 
             out = Path(out_dir) if out_dir is not None else Path("runs") / f"{model_name}-{manifest.protocol}"
             last = out / "last.pt"
             source = manifest.data_source
-            window_cfg = window_cfg or WindowConfig(angle_rate_hz=default_angle_rate(source.sample_rate))
+            window_cfg = o.window_cfg or WindowConfig(angle_rate_hz=default_angle_rate(source.sample_rate))
             window = window_cfg.resolve(source.sample_rate)
-            overrides = dict(model_overrides or {})
-            if alpha is not None:
-                overrides["alpha"] = alpha
-            cfg = TrainConfig(model=model_name, profile=profile, epochs=epochs or prof.epochs,
-                              batch_size=batch_size or prof.batch_size, seed=seed, lr=lr, amp=amp, alpha=alpha,
-                              window=window.to_dict(), max_train_windows=max_train_windows,
-                              max_val_windows=max_val_windows, best_metric=best_metric, model_overrides=overrides,
-                              world_size=ctx.world_size, manifest_sha256=file_sha256(manifest_path), device=device,
-                              workers=workers, deterministic=deterministic,
-                              norm_rows_per_recording=norm_rows_per_recording)
+            overrides = dict(o.model_overrides or {})
+            if o.alpha is not None:
+                overrides["alpha"] = o.alpha
+            cfg = _resolve(o, prof, window.to_dict(), overrides, ctx.world_size, file_sha256(manifest_path))
             found = _local_checkpoint(last, cfg, resume)
         except Exception as e:  # noqa: BLE001 - every rank reaches the agreement, then all fail alike
             err = e
@@ -176,21 +214,21 @@ def train_model(manifest_path: str | Path, model_name: str, out_dir: str | Path 
 
         seed_everything(seed + ctx.rank)
         if ctx.device.type == "cuda":
-            torch.backends.cudnn.benchmark = not deterministic
-            torch.backends.cudnn.deterministic = deterministic
+            torch.backends.cudnn.benchmark = not o.deterministic
+            torch.backends.cudnn.deterministic = o.deterministic
         label_map = manifest.label_map()
         if ck is not None:
             norm = NormStats.from_dict(ck["norm"])
         else:  # every rank sums its share of the train recordings; the float64 sums are all-reduced
             with console.status("normalisation statistics over the training split"):
                 norm = D.distributed_norm_stats(ctx, source, manifest.recordings("train"),
-                                                max_rows_per_recording=norm_rows_per_recording)
+                                                max_rows_per_recording=o.norm_rows_per_recording)
         user_map = manifest.user_map()
         model = build_model(model_name, source.num_channels, source.num_joints, window, len(label_map),
                             num_users=len(user_map), rectified=norm.rectified, **overrides)
-        td = train_data(manifest, window, norm, label_map, seed, max_train_windows, user_map=user_map,
+        td = train_data(manifest, window, norm, label_map, seed, o.max_train_windows, user_map=user_map,
                         reference=model.subject is not None)
-        val = val_set(manifest, window, norm, label_map, max_val_windows, user_map=user_map) if ctx.is_main else None
+        val = val_set(manifest, window, norm, label_map, o.max_val_windows, user_map=user_map) if ctx.is_main else None
         model.mark_seen_labels(torch.from_numpy(td.labels))
         model.to(ctx.device)
         common = {
