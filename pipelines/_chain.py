@@ -387,6 +387,48 @@ def _r(v: dict[str, Any] | None) -> str:
     return f"{v['mean']:.3f}" + (f" ± {v['sd']:.2f}" if v.get("sd") is not None else "") + f" (n={v['n']})"
 
 
+def _delta_short(c: dict[str, Any] | None) -> str:
+    """MR - RR in points with the Wilcoxon p (the SD is in the full tables)."""
+    if not c or c.get("mean_difference") is None:
+        return "-"
+    p = c.get("p_value")
+    return f"{100 * c['mean_difference']:+.1f}" + (f" (p={p:.2g})" if p is not None else "")
+
+
+def overview(summary: dict[str, Any]) -> str:
+    """One table for the dataset: per protocol, the reference points, the ceiling, the floors and every generator,
+    with GR and MR - RR (Wilcoxon p) of each shallow classifier and the held-out EECC, PSD log-distance and median
+    frequency error (and the repetition-locked envelope r where there is one)."""
+    s = summary["settings"]
+    shallow = [c for c in s["classifiers"] if c not in db1.DEEP]
+    rep = any(v.get("rep_locked") for v in summary["heldout"].values())
+    sim = ("eecc", "psd_log_distance_db", "median_freq_error_hz")
+    head = (["protocol", "row", "role"] + [f"{c} GR" for c in shallow] + [f"{c} MR - RR (p)" for c in shallow]
+            + [SIM_HEAD[m] for m in sim] + (["rep-locked r ↑"] if rep else []))
+    lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    for protocol in s["protocols"]:
+        runs = {k.split("/", 1)[1]: v for k, v in summary["runs"].items() if k.startswith(protocol + "/")}
+        refs = summary["references"].get(protocol, {})
+        held = {k.split("/", 1)[1]: v for k, v in summary["heldout"].items() if k.startswith(protocol + "/")}
+        rr = next(iter(runs.values()))["accuracy"] if runs else {}
+        rows: list[tuple[str, str, dict | None, dict | None, dict | None]] = [
+            ("RR (real only)", "reference", {"accuracy": {f"{c}/GR": rr.get(f"{c}/RR", (None, None)) for c in shallow}},
+             None, None),
+            (REAL_VS_REAL, "reference", None, refs.get(REAL_VS_REAL), (refs.get("rep_locked") or {}).get(REAL_VS_REAL)),
+            (WHITE, "reference", None, refs.get(WHITE), (refs.get("rep_locked") or {}).get(WHITE))]
+        for name, r in runs.items():
+            h = held.get(name)
+            rows.append((name, db1.ROLE.get(name, "generator"), r, h, (h or {}).get("rep_locked")))
+        for name, role, r, h, rl in rows:
+            acc = [db1._fmt(*(r or {}).get("accuracy", {}).get(f"{c}/GR", (None, None)), pct=True) for c in shallow]
+            acc = [a.replace(" (SD undefined)", "") for a in acc]
+            dl = [_delta_short((r or {}).get("vs_rr", {}).get(f"{c}/MR")) for c in shallow]
+            sm = [f"{h['metrics'][m]['mean']:.{d}f}" if h and m in h["metrics"] else "-" for m, d in zip(sim, (3, 2, 1))]
+            rc = [f"{rl['pooled']['mean']:.3f}" if rl and rl["pooled"].get("mean") is not None else "-"] if rep else []
+            lines.append(f"| {protocol} | {name} | {role} | " + " | ".join(acc + dl + sm + rc) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def markdown(summary: dict[str, Any]) -> str:
     """Per protocol: accuracy (floors, ceiling, generators, augmentations: GR, MR, MR - RR with p), held-out
     similarity with the two reference points, per-subject EECC (and repetition-locked envelopes), per-user accuracy;
@@ -399,7 +441,10 @@ def markdown(summary: dict[str, Any]) -> str:
              f"{summary['machine']}", "",
              f"Budget for every generator: {s['epochs']} epochs x at most {s['max_train_windows']} training windows of "
              f"{s['window_s']:.4g} s ({s['window_samples']} samples), profile {s['profile']}.", "",
-             f"Settings: {json.dumps(s)}", ""]
+             f"Settings: {json.dumps(s)}", "",
+             f"### Overview: accuracy (%) on the real test split (GR mean ± SD over {s['seeds']} seeds; MR - RR in "
+             "points with the Wilcoxon p over test user x seed cells) and held-out similarity (mean over windows)", "",
+             overview(summary)]
     shallow = [c for c in s["classifiers"] if c not in db1.DEEP]
     for protocol in s["protocols"]:
         runs = {k.split("/", 1)[1]: v for k, v in summary["runs"].items() if k.startswith(protocol + "/")}
@@ -498,10 +543,16 @@ def add_arguments(ap, data: str, out: str, protocols: tuple[str, ...]) -> None:
                     "('none' for none).")
     ap.add_argument("--no-oracle", action="store_true", help="Skip the oracle (real EMG) ceiling row.")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads.")
+    ap.add_argument("--tables-only", action="store_true", help="Only rewrite summary.md from --out's summary.json.")
 
 
 def main_with(cfg: DatasetChain, a) -> dict[str, Any]:
     """Run the chain with parsed arguments (see `add_arguments`) and print the summary."""
+    if a.tables_only:
+        summary = json.loads((a.out / "summary.json").read_text())
+        (a.out / "summary.md").write_text(markdown(summary))
+        print((a.out / "summary.md").read_text())
+        return summary
     if a.threads:
         import torch
 

@@ -97,6 +97,9 @@ def test_uci_pipeline_one_epoch_on_a_fixture(tmp_path):
     md = (out / "summary.md").read_text()
     assert "conditioned on knee angle (Flexo-Extension)" in md and "reference: real vs real" in md
     assert "| ridge_user | floor: per-user ridge |" in md and "| oracle_real | ceiling: real EMG (oracle) |" in md
+    # the overview: one table for the dataset, the reference points beside the generators of each protocol
+    assert "### Overview" in md and "| sample-wise | reference: white surrogate | reference |" in md
+    assert "| cross-subject | wavenet | generator |" in md
     # resumable: a second call redoes nothing (no retraining, no new sets) and gives the same tables
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and p.suffix in (".pt", ".parquet")}
     again = mod.main(args)
