@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from emgaug.benchmark.classifiers import CLASSIFIERS
+from emgaug.benchmark.classifiers import DEFAULT_CLASSIFIERS
 from emgaug.benchmark.protocols import CONDITIONS, DEFAULT_RESAMPLE_FRACTION
 
 
@@ -13,7 +13,7 @@ from emgaug.benchmark.protocols import CONDITIONS, DEFAULT_RESAMPLE_FRACTION
 class BenchmarkConfig:
     manifests: tuple[str, ...]
     synthetic: tuple[str, ...] = ()  # paths, "<in-memory>" for sets passed as objects
-    classifiers: tuple[str, ...] = CLASSIFIERS
+    classifiers: tuple[str, ...] = DEFAULT_CLASSIFIERS
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     conditions: tuple[str, ...] = CONDITIONS
     augment: tuple[str, ...] = ()  # canonical 'name@key=value;...' specs, every parameter filled in

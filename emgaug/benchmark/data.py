@@ -15,6 +15,7 @@ import pandas as pd
 from emgaug.data.manifest import KINEMATICS_POOL, Manifest
 from emgaug.data.splits import CLIP
 from emgaug.data.windows import ResolvedWindow, WindowConfig, WindowDataset, default_angle_rate
+from emgaug.benchmark.feature_cache import fingerprint
 from emgaug.errors import EmgaugError
 
 # The only purposes for which the kinematics pool's withheld EMG may be read, each labelled wherever it shows up:
@@ -23,25 +24,96 @@ from emgaug.errors import EmgaugError
 WITHHELD_READS = ("RR-full",)
 
 
-@dataclass
 class LabelledWindows:
-    """Windows in raw units with class labels and one metadata row each (filename, start, stop, stage, ...)."""
+    """Windows in raw units (`emg`, float32 (N, C, T)) with class labels (int64 (N,)) and one metadata row each
+    (filename, start, stop, stage, ...).
 
-    emg: np.ndarray  # float32 (N, C, T)
-    labels: np.ndarray  # int64 (N,)
-    meta: pd.DataFrame
+    The EMG of a synthetic set larger than memory is not held: `rows` are the windows' positions in the set and
+    `loader(rows)` reads exactly those windows when `emg` is first used (memory-guarded); classifier features are
+    streamed from the set instead (`stats`). `source` fingerprints where the windows come from (a manifest's SHA-256,
+    a synthetic set's content hash): with it, `stats` are cached by the feature store across classifiers,
+    conditions, seeds and runs (emgaug.benchmark.feature_cache)."""
+
+    def __init__(self, emg: np.ndarray | None, labels: np.ndarray, meta: pd.DataFrame, *,
+                 loader: Callable[[np.ndarray], np.ndarray] | None = None, rows: np.ndarray | None = None,
+                 source: str | None = None, streamer: Callable[[np.ndarray, str], np.ndarray] | None = None,
+                 window_shape: tuple[int, int] | None = None):
+        if emg is None and loader is None:
+            raise ValueError("LabelledWindows needs the windows or a loader")
+        self._emg = emg
+        self.labels = np.asarray(labels)
+        self.meta = meta
+        self._loader, self._streamer = loader, streamer
+        self.rows = None if rows is None else np.asarray(rows, dtype=np.int64)
+        self.source = source
+        self._shape = window_shape if emg is None else tuple(np.shape(emg)[1:])
+        self._stats: dict[str, np.ndarray] = {}
+
+    @property
+    def window_shape(self) -> tuple[int, int]:
+        """(C, T), without loading lazily read windows."""
+        return tuple(self._shape) if self._shape is not None else tuple(self.emg.shape[1:])  # type: ignore[return-value]
+
+    @property
+    def emg(self) -> np.ndarray:
+        if self._emg is None:
+            self._emg = self._loader(self.rows)  # type: ignore[misc]
+        return self._emg
+
+    @property
+    def loaded(self) -> bool:
+        return self._emg is not None
 
     def __len__(self) -> int:
-        return len(self.emg)
+        return len(self.labels)
 
     def subset(self, idx: np.ndarray) -> "LabelledWindows":
         idx = np.asarray(idx, dtype=np.int64)
-        return LabelledWindows(self.emg[idx], self.labels[idx], self.meta.iloc[idx].reset_index(drop=True))
+        out = LabelledWindows(None if self._emg is None else self._emg[idx], self.labels[idx],
+                              self.meta.iloc[idx].reset_index(drop=True), loader=self._loader,
+                              rows=None if self.rows is None else self.rows[idx], source=self.source,
+                              streamer=self._streamer, window_shape=self._shape)
+        out._stats = {k: v[idx] for k, v in self._stats.items()}
+        return out
 
     @staticmethod
     def concat(parts: Sequence["LabelledWindows"]) -> "LabelledWindows":
-        return LabelledWindows(np.concatenate([p.emg for p in parts]), np.concatenate([p.labels for p in parts]),
-                               pd.concat([p.meta for p in parts], ignore_index=True))
+        out = LabelledWindows(np.concatenate([p.emg for p in parts]), np.concatenate([p.labels for p in parts]),
+                              pd.concat([p.meta for p in parts], ignore_index=True))
+        if all(p.source is not None for p in parts):
+            out.source = fingerprint(*[(p.source, p.cache_key()) for p in parts])
+            out._ident = out.source
+        return out
+
+    _ident: str | None = None
+
+    def cache_key(self) -> str | None:
+        """Fingerprint of exactly these windows (None when their source is unknown: not cached across runs)."""
+        if self.source is None:
+            return None
+        if self._ident is None:
+            if self.rows is not None:
+                ident: Any = self.rows
+            else:
+                cols = [c for c in ("filename", "start", "stop") if c in self.meta]
+                ident = self.meta[cols].astype(str).agg("|".join, axis=1).tolist() if cols else len(self)
+            self._ident = fingerprint(self.source, ident)
+        return self._ident
+
+    def stats(self, kind: str, store: Any = None) -> np.ndarray:
+        """Per-window feature statistics of `kind` (emgaug.benchmark.feature_cache.window_stats), computed once:
+        from the windows in memory, or streamed from the synthetic set without loading it; through `store` (a
+        FeatureStore) when the windows have a fingerprint."""
+        from emgaug.benchmark.feature_cache import window_stats
+
+        if kind not in self._stats:
+            def compute() -> np.ndarray:
+                if self._emg is None and self._streamer is not None:
+                    return self._streamer(self.rows, kind)
+                return window_stats(self.emg, kind)
+            key = self.cache_key()
+            self._stats[kind] = store.get(key, kind, len(self), compute) if store is not None and key else compute()
+        return self._stats[kind]
 
 
 def resolve_window(manifest: Manifest, synthetic_meta: dict[str, Any] | None, window_s: float | None,
@@ -132,7 +204,12 @@ def _read_windows(manifest: Manifest, split: str, recs: list, window: ResolvedWi
         progress(len(idx) % 64)
     meta = pd.DataFrame([ds.window_meta(int(i)) for i in idx])
     meta["split"] = split
-    return LabelledWindows(emg, ds.labels()[idx], meta)
+    source = None
+    if manifest.path is not None and Path(manifest.path).is_file():  # the manifest fingerprints every data file
+        from emgaug.provenance import file_sha256
+
+        source = fingerprint("real", file_sha256(manifest.path), split, window.to_dict())
+    return LabelledWindows(emg, ds.labels()[idx], meta, source=source)
 
 
 CALIBRATION = "calibration"
@@ -244,13 +321,85 @@ def refuse_leaky(rep: LeakageReport) -> None:
 
 
 # synthetic --------------------------------------------------------------------------------------
+class SyntheticSource:
+    """A synthetic set on disk, read lazily: labels and metadata now (label columns only), EMG windows only for the
+    rows that need them (`load`, guarded by `max_gb`), feature statistics streamed one batch at a time (`stream`).
+    Stands in for a `SyntheticSet` in the benchmark (same `labels`, `metadata`, `path`), so a set far larger than
+    memory can still train and test SVM / RandomForest through its cached features."""
+
+    def __init__(self, path: str | Path, max_gb: float | None = None, batch_windows: int = 256):
+        from emgaug.synthesis.parquet_io import read_synthetic_labels
+
+        self.path = Path(path)
+        self.labels, self.metadata, self._parts, self.fingerprint = read_synthetic_labels(path)
+        C, T = self.metadata["emg_shape"]
+        self.emg_shape = (int(C), int(T))
+        self.max_gb = max_gb
+        self.batch_windows = batch_windows
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def gib(self, n: int) -> float:
+        return n * self.emg_shape[0] * self.emg_shape[1] * 4 / 2**30
+
+    def guard(self, n: int) -> None:
+        """Refuse (one line, with the cap to pass) to hold `n` windows when they exceed `max_gb`, as the real splits do."""
+        need = self.gib(n)
+        if self.max_gb is not None and need > self.max_gb:
+            raise EmgaugError(f"{self.path}: {n:,} synthetic windows would need {need:.3g} GiB in memory (limit "
+                              f"{self.max_gb:g} GiB; SVM / RandomForest stream the set, the deep decoders and the "
+                              f"similarity pairs hold their windows); pass --max-train-windows "
+                              f"{max(1, int(self.max_gb / self.gib(1)))}, --max-test-windows, or raise --max-memory-gb")
+
+    def load(self, rows: np.ndarray) -> np.ndarray:
+        """EMG (len(rows), C, T) of the windows at positions `rows` (row_id order), one pass over the set."""
+        from emgaug.synthesis.parquet_io import stream_synthetic_rows
+
+        rows = np.asarray(rows, dtype=np.int64)
+        self.guard(len(rows))
+        out = np.empty((len(rows), *self.emg_shape), dtype=np.float32)
+        filled = 0
+        for pos, emg in stream_synthetic_rows(self.metadata, self._parts, self.labels["row_id"].to_numpy()[rows],
+                                              self.batch_windows):
+            out[pos] = emg
+            filled += len(pos)
+        if filled != len(rows):
+            raise EmgaugError(f"{self.path}: {len(rows) - filled} wanted rows were not found in the part files; the set "
+                              "changed while it was read, re-run the benchmark")
+        return out
+
+    def stream(self, rows: np.ndarray, kind: str) -> np.ndarray:
+        """Feature statistics of the windows at positions `rows`, computed batch by batch while streaming the set."""
+        from emgaug.benchmark.feature_cache import window_stats
+        from emgaug.synthesis.parquet_io import stream_synthetic_rows
+
+        rows = np.asarray(rows, dtype=np.int64)
+        out: np.ndarray | None = None
+        filled = 0
+        for pos, emg in stream_synthetic_rows(self.metadata, self._parts, self.labels["row_id"].to_numpy()[rows],
+                                              self.batch_windows):
+            st = window_stats(emg, kind)
+            if out is None:
+                out = np.empty((len(rows), st.shape[1]), dtype=st.dtype)
+            out[pos] = st
+            filled += len(pos)
+        if out is None or filled != len(rows):
+            raise EmgaugError(f"{self.path}: {len(rows) - filled} wanted rows were not found in the part files; the set "
+                              "changed while it was read, re-run the benchmark")
+        return out
+
+
 def synthetic_windows(synth: Any, manifest: Manifest, window: ResolvedWindow, num_channels: int,
                       max_windows: int | None = None, seed: int = 0) -> LabelledWindows:
-    """A SyntheticSet (emg, labels, metadata) as labelled arrays with the manifest's class indices."""
+    """A SyntheticSet (emg, labels, metadata), or a lazily read SyntheticSource, as labelled windows with the
+    manifest's class indices."""
     path = getattr(synth, "path", None) or synth.metadata.get("path", "synthetic set")
-    emg = np.asarray(synth.emg, dtype=np.float32)
-    if emg.ndim != 3 or emg.shape[1] != num_channels or emg.shape[2] != window.window:
-        raise EmgaugError(f"{path}: synthetic windows are {tuple(emg.shape[1:])} (C, T) but the real windows of "
+    lazy = isinstance(synth, SyntheticSource)
+    emg = None if lazy else np.asarray(synth.emg, dtype=np.float32)
+    shape = (3, *synth.emg_shape) if lazy else emg.shape
+    if len(shape) != 3 or shape[1] != num_channels or shape[2] != window.window:
+        raise EmgaugError(f"{path}: synthetic windows are {tuple(shape[1:])} (C, T) but the real windows of "
                           f"{manifest.path} are ({num_channels}, {window.window}); synthesize with this manifest's checkpoint")
     lm = manifest.label_map()
     stages = synth.labels["stage"].astype(str)
@@ -259,10 +408,15 @@ def synthetic_windows(synth: Any, manifest: Manifest, window: ResolvedWindow, nu
         raise EmgaugError(f"{path}: stage(s) {', '.join(unknown[:5])} are not classes of {manifest.path}; "
                           "benchmark a synthetic set made for this manifest")
     labels = stages.map(lm).to_numpy(dtype=np.int64)
-    idx = np.arange(len(emg))
+    idx = np.arange(len(synth.labels))
     if max_windows is not None and len(idx) > max_windows:
         idx = np.sort(np.random.default_rng(seed).choice(len(idx), max_windows, replace=False))
-    return LabelledWindows(emg[idx], labels[idx], synth.labels.iloc[idx].reset_index(drop=True))
+    meta = synth.labels.iloc[idx].reset_index(drop=True)
+    if lazy:
+        return LabelledWindows(None, labels[idx], meta, loader=synth.load, rows=idx,
+                               source=fingerprint("synthetic", synth.fingerprint), streamer=synth.stream,
+                               window_shape=synth.emg_shape)
+    return LabelledWindows(emg[idx], labels[idx], meta)
 
 
 def split_of_ranges(manifest: Manifest, filenames: Sequence[str], starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
@@ -287,7 +441,7 @@ def paired_real_windows(manifest: Manifest, synth: LabelledWindows, max_pairs: i
     for r in src.recordings:
         recs_by_file.setdefault(r.filename, r)
     meta = synth.meta
-    T = synth.emg.shape[2]
+    T = synth.window_shape[1]
     full = (meta["stop"].to_numpy() - meta["start"].to_numpy()) == T
     if "valid_samples" in meta:
         full &= meta["valid_samples"].to_numpy() >= T
@@ -298,7 +452,7 @@ def paired_real_windows(manifest: Manifest, synth: LabelledWindows, max_pairs: i
     idx = np.flatnonzero(full & known & ~withheld)
     if max_pairs is not None and len(idx) > max_pairs:
         idx = np.sort(np.random.default_rng(seed).choice(idx, max_pairs, replace=False))
-    real = np.empty((len(idx), synth.emg.shape[1], T), dtype=np.float32)
+    real = np.empty((len(idx), int(manifest.data_source.num_channels), T), dtype=np.float32)
     readers: dict[str, Any] = {}
     for k, i in enumerate(idx):
         row = meta.iloc[int(i)]

@@ -104,14 +104,25 @@ def _strata(w: LabelledWindows) -> np.ndarray | None:
 
 @dataclass
 class TrainingSet:
-    """What one (condition, seed) trains on; `digest` identifies the exact windows (equal digests = same data)."""
+    """What one (condition, seed) trains on; `digest` identifies the exact windows (equal digests = same data).
 
-    emg: np.ndarray
+    `parts` are (window set, indices) pairs in training order: the windows themselves (`emg`) are only gathered when
+    a classifier needs them (the deep decoders); SVM / RandomForest take the parts' cached feature statistics
+    (`stats`), so no per-(condition, seed) copy of the windows is made for them."""
+
+    parts: list[tuple[LabelledWindows, np.ndarray]]
     labels: np.ndarray
     counts: dict[str, int]  # real (all real windows, withheld included), calibration, synthetic
     digest: str
     detail: dict[str, int] = field(default_factory=lambda: {"clip": 0, "withheld": 0})  # real windows from the
     # pool's clips, and from the pool's withheld EMG (RR-full only)
+
+    @property
+    def emg(self) -> np.ndarray:
+        return np.concatenate([w.emg[idx] for w, idx in self.parts])
+
+    def stats(self, kind: str, store=None) -> np.ndarray:
+        return np.concatenate([w.stats(kind, store)[idx] for w, idx in self.parts])
 
 
 def _split_count(w: LabelledWindows, idx: np.ndarray, split: str) -> int:
@@ -142,14 +153,14 @@ def training_set(condition: str, real: LabelledWindows, synth: LabelledWindows |
     real_idx = resample_indices(real.labels, resample_fraction, seed, _strata(real))
     if base == "RR":
         h.update(b"real" + real_idx.tobytes())
-        return TrainingSet(real.emg[real_idx], real.labels[real_idx], {**_real_counts(real, real_idx), "synthetic": 0},
+        return TrainingSet([(real, real_idx)], real.labels[real_idx], {**_real_counts(real, real_idx), "synthetic": 0},
                            h.hexdigest(), _detail(real, real_idx))
     if base == RR_FULL:
         if withheld is None or len(withheld) == 0:
             raise ValueError(f"{condition} needs the kinematics pool's withheld EMG")
         w_idx = resample_indices(withheld.labels, resample_fraction, seed, stream=2)
         h.update(b"real" + real_idx.tobytes() + b"withheld" + w_idx.tobytes())
-        return TrainingSet(np.concatenate([real.emg[real_idx], withheld.emg[w_idx]]),
+        return TrainingSet([(real, real_idx), (withheld, w_idx)],
                            np.concatenate([real.labels[real_idx], withheld.labels[w_idx]]),
                            {**_real_counts(real, real_idx, len(w_idx)), "synthetic": 0}, h.hexdigest(),
                            _detail(real, real_idx, len(w_idx)))
@@ -168,16 +179,15 @@ def training_set(condition: str, real: LabelledWindows, synth: LabelledWindows |
         if pool_idx is None:  # a fixed synthetic set: resample it like the real windows
             pool_idx = resample_indices(pool.labels, resample_fraction, seed, stream=1)
             h.update(b"synth" + pool_idx.tobytes())
-        return TrainingSet(pool.emg[pool_idx], pool.labels[pool_idx], {"real": 0, "calibration": 0,
+        return TrainingSet([(pool, pool_idx)], pool.labels[pool_idx], {"real": 0, "calibration": 0,
                                                                         "synthetic": len(pool_idx)}, h.hexdigest())
     # MR: this seed's real subsample plus round(mix_ratio * n_real) windows of the pool
     k = mix_count(len(real_idx), mix_ratio, len(pool))
     pick = np.sort(np.random.default_rng(seed).choice(len(pool), k, replace=False))
     h.update(b"real" + real_idx.tobytes() + b"pick" + pick.tobytes())
-    emg = np.concatenate([real.emg[real_idx], pool.emg[pick]])
     labels = np.concatenate([real.labels[real_idx], pool.labels[pick]])
-    return TrainingSet(emg, labels, {**_real_counts(real, real_idx), "synthetic": int(k)}, h.hexdigest(),
-                       _detail(real, real_idx))
+    return TrainingSet([(real, real_idx), (pool, pick)], labels, {**_real_counts(real, real_idx), "synthetic": int(k)},
+                       h.hexdigest(), _detail(real, real_idx))
 
 
 def active_conditions(conditions: Sequence[str], has_synthetic: bool,
@@ -198,12 +208,15 @@ def heldout_classes(train: LabelledWindows, test: LabelledWindows) -> np.ndarray
 
 def run_protocols(train: LabelledWindows, test: LabelledWindows, synth: LabelledWindows | None, classifiers: list[str],
                   seeds: list[int], class_names: list[str], mix_ratio: float = 1.0, features: str = "td",
-                  device: str = "cpu", n_jobs: int = 1, conditions: Sequence[str] = CONDITIONS,
+                  device: str = "cpu", n_jobs: int | None = 1, conditions: Sequence[str] = CONDITIONS,
                   progress: Callable[[str], Any] | None = None, augment: Sequence[AugmentSpec] = (),
                   resample_fraction: float = DEFAULT_RESAMPLE_FRACTION,
-                  withheld: LabelledWindows | None = None) -> list[dict[str, Any]]:
+                  withheld: LabelledWindows | None = None, feature_store: Any = None) -> list[dict[str, Any]]:
     """One result row per (classifier, condition, seed): scores on the real test windows (pooled and per test user)
-    plus training counts/time; with held-out gestures (`heldout_classes`) also the accuracy on their test windows."""
+    plus training counts/time; with held-out gestures (`heldout_classes`) also the accuracy on their test windows.
+
+    SVM / RandomForest on td or amplitude features train on each window set's feature statistics, computed once (and
+    cached by `feature_store`, a feature_cache.FeatureStore, across runs) instead of on every fit and predict."""
     rows = []
     conds = active_conditions(conditions, synth is not None, augment, withheld is not None and len(withheld) > 0)
     by_name = {a.name: a for a in augment}
@@ -215,11 +228,20 @@ def run_protocols(train: LabelledWindows, test: LabelledWindows, synth: Labelled
             aug = by_name.get(parse_condition(cond)[1] or "")
             for seed in seeds:
                 ts = training_set(cond, train, synth, mix_ratio, seed, resample_fraction, aug, withheld)
-                t0 = time.perf_counter()
                 clf = make_classifier(clf_name, seed=seed, num_classes=len(class_names), features=features,
-                                      device=device, n_jobs=n_jobs).fit(ts.emg, ts.labels)
-                fit_s = time.perf_counter() - t0
-                pred = clf.predict(test.emg)
+                                      device=device, n_jobs=n_jobs)
+                if getattr(clf, "uses_stats", False):
+                    x_train = ts.stats(features, feature_store)  # computed once per window set, then reused
+                    x_test = test.stats(features, feature_store)
+                    t0 = time.perf_counter()
+                    clf.fit_stats(x_train, ts.labels)
+                    fit_s = time.perf_counter() - t0
+                    pred = clf.predict_stats(x_test)
+                else:
+                    t0 = time.perf_counter()
+                    clf.fit(ts.emg, ts.labels)
+                    fit_s = time.perf_counter() - t0
+                    pred = clf.predict(test.emg)
                 row = {"classifier": clf_name, "condition": cond, "seed": int(seed),
                        **score(test.labels, pred, class_names),
                        "train_real": ts.counts["real"], "train_calibration": ts.counts["calibration"],

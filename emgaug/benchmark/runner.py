@@ -12,10 +12,12 @@ import numpy as np
 from rich.progress import Progress
 
 from emgaug.benchmark.augment import AugmentSpec, parse_augment
-from emgaug.benchmark.classifiers import CLASSIFIERS
+from emgaug.benchmark.classifiers import CLASSIFIERS, DEFAULT_CLASSIFIERS
 from emgaug.benchmark.config import BenchmarkConfig
-from emgaug.benchmark.data import (check_leakage, load_split_windows, paired_real_windows, read_withheld_windows,
-                                   real_training_windows, refuse_leaky, resolve_window, synthetic_windows)
+from emgaug.benchmark.data import (SyntheticSource, check_leakage, load_split_windows, paired_real_windows,
+                                   read_withheld_windows, real_training_windows, refuse_leaky, resolve_window,
+                                   synthetic_windows)
+from emgaug.benchmark.feature_cache import FeatureStore
 from emgaug.benchmark.protocols import (ALL_CONDITIONS, CONDITIONS, DEFAULT_RESAMPLE_FRACTION, RR_FULL,
                                         active_conditions, average_over_classifiers, normalise_condition,
                                         paired_comparisons, run_protocols, summarise)
@@ -38,11 +40,9 @@ def _no_synthetic(item: Any) -> bool:
     return item is None or (isinstance(item, (str, Path)) and str(item).strip().lower() == "none")
 
 
-def _load_synthetic(item: Any) -> tuple[Any, str]:
-    if isinstance(item, (str, Path)):
-        from emgaug.synthesis.parquet_io import read_synthetic
-
-        return read_synthetic(item), str(item)
+def _load_synthetic(item: Any, max_gb: float | None = None) -> tuple[Any, str]:
+    if isinstance(item, (str, Path)):  # labels now; windows streamed for features, loaded only where needed
+        return SyntheticSource(item, max_gb=max_gb), str(item)
     return item, str(getattr(item, "path", None) or item.metadata.get("path", "<in-memory synthetic set>"))
 
 
@@ -55,7 +55,7 @@ def _seed_list(seeds: int | Sequence[int]) -> list[int]:
 
 
 def run_benchmark(manifests: Sequence[str | Path], synthetic: Sequence[Any] = (), *,
-                  classifiers: Sequence[str] = CLASSIFIERS, seeds: int | Sequence[int] = 5, mix_ratio: float = 1.0,
+                  classifiers: Sequence[str] = DEFAULT_CLASSIFIERS, seeds: int | Sequence[int] = 5, mix_ratio: float = 1.0,
                   features: str = "td", metrics: bool = True, max_test_windows: int | None = None,
                   max_train_windows: int | None = None, window_s: float | None = None, stride_s: float | None = None,
                   device: str = "auto", dtw_method: str = "exact", dtw_band: float | None = 0.1,
@@ -101,7 +101,7 @@ def run_benchmark(manifests: Sequence[str | Path], synthetic: Sequence[Any] = ()
     if (classifiers and not any(s is not None for s in synthetic) and not aug_specs
             and not {"RR", RR_FULL} & set(conditions)):
         raise EmgaugError(f"conditions {','.join(conditions)} need --synthetic sets or --augment; add RR or pass one")
-    from emgaug.benchmark.deep import resolve_device
+    from emgaug.device import resolve_device
 
     dev = str(resolve_device(device)) if any(c in ("tds_rnn", "neuropose") for c in classifiers) else "cpu"
     config = BenchmarkConfig(
@@ -118,10 +118,12 @@ def run_benchmark(manifests: Sequence[str | Path], synthetic: Sequence[Any] = ()
                                "config": asdict(config), "augmentations": [a.to_dict() for a in aug_specs],
                                "runs": []}
     plots = []
+    store = FeatureStore(Path(out) / "feature_cache" if out is not None else None)  # shared by every manifest
     for i, mpath in enumerate(manifests):
-        run, plot = _run_one(Path(mpath), synthetic[i] if synthetic else None, config, aug_specs, show_progress)
+        run, plot = _run_one(Path(mpath), synthetic[i] if synthetic else None, config, aug_specs, show_progress, store)
         results["runs"].append(run)
         plots.append(plot)
+    results["feature_cache"] = store.summary()
     if out is not None:
         from emgaug.benchmark.outputs import write_outputs
 
@@ -130,9 +132,9 @@ def run_benchmark(manifests: Sequence[str | Path], synthetic: Sequence[Any] = ()
 
 
 def _run_one(mpath: Path, synth_item: Any, config: BenchmarkConfig, augment: list[AugmentSpec],
-             show_progress: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+             show_progress: bool, store: FeatureStore | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     m = load_manifest(mpath)
-    synth, synth_path = _load_synthetic(synth_item) if synth_item is not None else (None, None)
+    synth, synth_path = _load_synthetic(synth_item, config.max_memory_gb) if synth_item is not None else (None, None)
     window = resolve_window(m, synth.metadata if synth is not None else None, config.window_s, config.stride_s)
     class_names = [s for s, _ in sorted(m.label_map().items(), key=lambda kv: kv[1])]
     classifiers = list(config.classifiers)
@@ -199,12 +201,14 @@ def _run_one(mpath: Path, synth_item: Any, config: BenchmarkConfig, augment: lis
             synth_train = synth_lw
             if synth_lw is not None and max_train is not None and len(synth_lw) > max_train:
                 synth_train = synth_lw.subset(np.sort(np.random.default_rng(0).choice(len(synth_lw), max_train, replace=False)))
+            if isinstance(synth, SyntheticSource) and synth_train is not None and set(classifiers) & {"tds_rnn", "neuropose"}:
+                synth.guard(len(synth_train))  # the deep decoders hold their windows: refuse now, not after RR
             n_cond = len(active_conditions(conditions, synth is not None, augment, withheld is not None))
             t_fit = prog.add_task(f"{m.protocol}: training classifiers", total=len(classifiers) * n_cond * len(config.seeds))
             rows = run_protocols(train, test, synth_train, classifiers, list(config.seeds), class_names,
                                  mix_ratio=config.mix_ratio, features=config.features, device=config.device,
-                                 n_jobs=config.n_jobs or 1, conditions=conditions, augment=augment,
-                                 resample_fraction=config.resample_fraction, withheld=withheld,
+                                 n_jobs=config.n_jobs, conditions=conditions, augment=augment,
+                                 resample_fraction=config.resample_fraction, withheld=withheld, feature_store=store,
                                  progress=lambda msg: prog.update(t_fit, advance=1, description=f"{m.protocol}: {msg}"))
             run["results"] = rows
             run["summary"] = summarise(rows)
@@ -223,7 +227,7 @@ def _run_one(mpath: Path, synth_item: Any, config: BenchmarkConfig, augment: lis
                               "(e.g. angles from a kinematics-only pool); similarity metrics skipped[/yellow]")
                 run["similarity_skipped"] = info
                 return run, plot
-            synth_p = synth_lw.emg[idx]
+            synth_p = synth_lw.subset(idx).emg  # only the paired windows are read
             t_met = prog.add_task(f"{m.protocol}: similarity metrics", total=len(idx))
             sim = similarity_report(real_p, synth_p, fs, dtw_method=config.dtw_method, dtw_band=config.dtw_band,
                                     synth_labels=synth_lw.labels[idx], trts_train=(train.emg, train.labels),

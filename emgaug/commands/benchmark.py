@@ -15,8 +15,10 @@ def benchmark(
     synthetic: Optional[list[Path]] = typer.Option(None, "--synthetic", help="Synthetic set made for the matching "
                                                    "--manifest's train split (repeatable, paired in order); 'none' "
                                                    "for a manifest without one (e.g. EMG fraction 1 in a sweep)."),
-    classifiers: str = typer.Option("svm,rf,tds_rnn,neuropose", help="Comma list of svm, rf, tds_rnn, neuropose; 'none' "
-                                    "for similarity metrics only."),
+    classifiers: str = typer.Option("svm,rf,tds_rnn,neuropose", help="Comma list of svm, rf, tds_rnn, neuropose, "
+                                    "svm_nystroem; 'none' for similarity metrics only. svm is the exact RBF SVM (fit "
+                                    "~n^2: up to ~20,000 training windows); svm_nystroem approximates its kernel "
+                                    "(1,000 Nystroem features, linear SVM) and scales linearly."),
     seeds: int = typer.Option(5, help="Seeds per classifier and condition (results are mean ± SD)."),
     conditions: str = typer.Option("RR,GR,MR", help="Comma list of training conditions to run; e.g. GR,MR when one "
                                    "RR run (same manifest, seeds and caps) is shared by several synthetic sets. "
@@ -47,7 +49,9 @@ def benchmark(
     jobs: Optional[int] = typer.Option(None, help="Worker processes for metrics and RandomForest (default: all usable CPUs)."),
     max_memory_gb: float = typer.Option(8.0, help="Refuse (with the cap to pass) when a split's windows would exceed this many GiB."),
     device: str = typer.Option("auto", help="Deep decoders: auto (CUDA when present), cpu or cuda[:N]."),
-    out: Path = typer.Option(Path("benchmark_out"), help="Folder for results.json, results.csv and report.html."),
+    out: Path = typer.Option(Path("benchmark_out"), help="Folder for results.json, results.csv and report.html; "
+                             "SVM / RandomForest features are cached in its feature_cache/ (keyed by the windows' "
+                             "fingerprint) and reused by later runs on the same sets."),
 ) -> None:
     """Train each classifier on real (RR), synthetic (GR) and mixed (MR) data, test on the real held-out split, and
     compare synthetic with real windows of the same joint angles."""

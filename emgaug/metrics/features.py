@@ -94,7 +94,12 @@ def amplitude_floor(emg: np.ndarray, fraction: float = AMPLITUDE_FLOOR_FRACTION)
     data, so it holds for any unit (uV, V, Ninapro's RMS envelopes) and a constant window maps to a value about 7
     nats below a typical window instead of log(1e-12) = -27.6.
     """
-    st = amplitude_stats(emg).reshape(-1, 3)
+    return floor_from_stats(amplitude_stats(emg).reshape(-1, 3), fraction)
+
+
+def floor_from_stats(st: np.ndarray, fraction: float = AMPLITUDE_FLOOR_FRACTION) -> np.ndarray:
+    """`amplitude_floor` from already computed statistics (M, 3) (rows: window-channels; columns MAV, RMS, WL)."""
+    st = np.asarray(st, dtype=np.float64).reshape(-1, 3)
     floor = np.full(3, _EPS)
     for k in range(3):
         pos = st[:, k][st[:, k] > 0]

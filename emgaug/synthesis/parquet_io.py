@@ -894,3 +894,57 @@ def read_synthetic(path: str | Path, batch_windows: int = 512) -> SyntheticSet:
     else:
         labels = pd.DataFrame({c: [] for c in ("stage", *LABEL_COLUMNS)})
     return SyntheticSet(emg=emg, angles=ang, angle_mask=mask, labels=labels, metadata=meta, path=Path(path))
+
+
+def set_fingerprint(path: str | Path, meta: dict[str, Any], parts: list[tuple[str, Path]]) -> str:
+    """SHA-256 naming a set's content: of every part's path and data SHA-256 as its writer recorded it (checked by
+    `verified_parts`), or of the whole file for parts without a record (older layouts). Cheap after verification."""
+    h = hashlib.sha256()
+    for _, f in parts:
+        rec = _part_record(f, _footer(f)[0])
+        digest = rec.get("data_sha256") if rec is not None else file_sha256(f)
+        h.update(f"{f.relative_to(path).as_posix()}\0{digest}\n".encode())
+    return h.hexdigest()
+
+
+def read_synthetic_labels(path: str | Path) -> tuple[pd.DataFrame, dict[str, Any], list[tuple[str, Path]], str]:
+    """(labels in row_id order, metadata, verified parts, content fingerprint) of a set, reading only the label
+    columns: what a reader needs to choose rows before streaming their arrays (`stream_synthetic_rows`)."""
+    path = Path(path)
+    meta = read_metadata(path)
+    parts = verified_parts(path, meta)
+    frames, counts = [], {}
+    for stage, f in parts:
+        try:
+            pf = pq.ParquetFile(f, page_checksum_verification=True)
+            cols = [c for c in LABEL_COLUMNS if c in pf.schema_arrow.names]
+            t = pf.read(columns=cols)
+        except (OSError, ValueError, KeyError, pa.ArrowException) as e:
+            raise EmgaugError(f"{f}: unreadable part file ({_one_line(e)}); the synthetic set is corrupt or truncated, "
+                              "re-run `emgaug synthesize`") from e
+        frames.append(_labels_frame(t, stage))
+        counts[stage] = counts.get(stage, 0) + t.num_rows
+    _check_counts(path, meta, counts)
+    labels = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({c: [] for c in ("stage", *LABEL_COLUMNS)})
+    labels = labels.sort_values("row_id", kind="stable").reset_index(drop=True)
+    if labels["row_id"].duplicated().any():
+        raise EmgaugError(f"{path}: row_id values repeat across the part files; the set was edited or merged, re-run "
+                          "`emgaug synthesize`")
+    return labels, meta, parts, set_fingerprint(path, meta, parts)
+
+
+def stream_synthetic_rows(meta: dict[str, Any], parts: list[tuple[str, Path]], row_ids: np.ndarray,
+                          batch_windows: int = 256) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(positions into `row_ids`, EMG windows) for the wanted rows, one part batch at a time, in file order: one pass
+    over the parts (already verified by `read_synthetic_labels`; page CRCs still checked), holding one batch."""
+    want = np.asarray(row_ids, dtype=np.int64)
+    order = np.argsort(want, kind="stable")
+    sorted_ids = want[order]
+    for _, f in parts:
+        for _, emg, _, batch, _ in _part_batches(f, batch_windows, _shapes(meta), False):
+            ids = batch.column("row_id").to_numpy()
+            k = np.searchsorted(sorted_ids, ids)
+            k_ok = np.minimum(k, max(len(sorted_ids) - 1, 0))
+            hit = (k < len(sorted_ids)) & (sorted_ids[k_ok] == ids) if len(sorted_ids) else np.zeros(len(ids), bool)
+            if hit.any():
+                yield order[k_ok[hit]], emg[hit]
