@@ -118,8 +118,9 @@ def main() -> None:
                    f"extrapolated (wall {fixed:.1f} s + {slope * 1e3:.0f} ms/window; CPU {cslope * 1e3:.0f} ms/window)")
     console.print(t2)
     load1 = os.getloadavg()
+    shared = max(load0[0], load1[0]) > len(os.sched_getaffinity(0))
     console.print(f"load average after: {load1[0]:.2f}; "
-                  + ("the machine was shared (load > CPUs): times are upper bounds" if max(load0[0], load1[0]) > len(os.sched_getaffinity(0)) else ""))
+                  + ("the machine was shared (load > CPUs): times are upper bounds" if shared else ""))
     console.print(f"targets: default exact DTW >= 20x faster than fastdtw: {'met' if fast / res[2][1] >= 20 else 'NOT met'} "
                   f"(single process {fast / res[2][1]:.1f}x, {args.jobs} processes {fast / par:.1f}x; unconstrained exact "
                   f"{fast / res[1][1]:.1f}x); suite on {args.target_n} windows < 300 s: {'met' if est < 300 else 'NOT met'} "

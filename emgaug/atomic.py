@@ -18,8 +18,9 @@ import shutil
 import socket
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 # hidden temporaries of writers that predate the pid tag are only removed once this old (they may still be in use)
 LEGACY_STALE_S = 3600.0

@@ -17,8 +17,8 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from emgaug.errors import EmgaugError
 
@@ -115,7 +115,7 @@ def acquire(final: str | os.PathLike, what: str = "output") -> Path:
                     continue
                 raise EmgaugError(
                     f"{final}: {what} in use by another emgaug run ({owner}, lock file {lock}); wait for it to finish "
-                    f"or choose another --out (if that run is gone, delete {lock})")
+                    f"or choose another --out (if that run is gone, delete {lock})") from None
             if _take_over(lock, owner, st):
                 logger.warning("note: %s: took over the stale lock %s (%s)", final, lock, reason)
             continue

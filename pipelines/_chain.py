@@ -28,9 +28,10 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -159,7 +160,7 @@ def run_chain(cfg: DatasetChain, data: Path, out: Path, models: list[str], proto
                 history = ck_dir / "history.json"
             t = time.perf_counter()
             db1._benchmark(bench_dir, mpath, synth_dir, classifiers, seeds, max_train_windows, max_test_windows,
-                           metrics=False, conditions=("RR", "GR", "MR"), log=lambda: log(f"[{key}] benchmark"),
+                           metrics=False, conditions=("RR", "GR", "MR"), log=lambda key=key: log(f"[{key}] benchmark"),
                            features=features, augment=augment if spec == specs[0] else None)
             timings[f"{key}/benchmark"] = round(time.perf_counter() - t, 2)
             summary["runs"][key] = db1.condense(json.loads((bench_dir / "results.json").read_text()), history)
@@ -174,7 +175,7 @@ def run_chain(cfg: DatasetChain, data: Path, out: Path, models: list[str], proto
                 timings[f"{key}/synthesize_heldout"] = round(time.perf_counter() - t, 2)
                 t = time.perf_counter()
                 summary["heldout"][key] = heldout.generator(name, set_dir, cfg.rep_locked,
-                                                            log=lambda: log(f"[{key}] held-out metrics"))
+                                                            log=lambda key=key: log(f"[{key}] held-out metrics"))
                 timings[f"{key}/heldout_metrics"] = round(time.perf_counter() - t, 2)
             (out / "summary.json").write_text(json.dumps(summary, indent=2))
             (out / "summary.md").write_text(markdown(summary))  # partial tables while the chain runs

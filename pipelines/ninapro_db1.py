@@ -113,7 +113,7 @@ def run_chain(data: Path, out: Path, models: list[str], protocols: list[str], ep
                 history = ck_dir / "history.json"
             t = time.perf_counter()
             _benchmark(bench_dir, mpath, synth_dir, shallow, seeds, max_train_windows, max_test_windows,
-                       metrics=True, conditions=("RR", "GR", "MR"), log=lambda: log(f"[{key}] benchmark"),
+                       metrics=True, conditions=("RR", "GR", "MR"), log=lambda key=key: log(f"[{key}] benchmark"),
                        features=features, augment=augment if spec == specs[0] else None)
             timings[f"{key}/benchmark"] = round(time.perf_counter() - t, 2)
             summary["runs"][key] = condense(json.loads((bench_dir / "results.json").read_text()), history)
@@ -126,7 +126,7 @@ def run_chain(data: Path, out: Path, models: list[str], protocols: list[str], ep
             t = time.perf_counter()
             real_dir = out / "benchmark_deep" / protocol / REAL_ONLY
             _benchmark(real_dir, mpath, None, deep, seeds, max_train_windows, max_test_windows, metrics=False,
-                       conditions=("RR",), log=lambda: log(f"[{protocol}] deep decoders, real only"), window_s=window_s)
+                       conditions=("RR",), log=lambda protocol=protocol: log(f"[{protocol}] deep decoders, real only"), window_s=window_s)
             timings[f"{protocol}/benchmark_deep_rr"] = round(time.perf_counter() - t, 2)
             summary.setdefault("real_only_deep", {})[protocol] = condense(json.loads((real_dir / "results.json").read_text()),
                                                                           None)["accuracy"]
@@ -136,7 +136,7 @@ def run_chain(data: Path, out: Path, models: list[str], protocols: list[str], ep
                 deep_dir = out / "benchmark_deep" / protocol / name
                 _benchmark(deep_dir, mpath, out / "synthetic" / protocol / name, deep, seeds, max_train_windows,
                            max_test_windows, metrics=False, conditions=("GR", "MR"),
-                           log=lambda: log(f"[{key}] deep decoders, GR and MR"))
+                           log=lambda key=key: log(f"[{key}] deep decoders, GR and MR"))
                 timings[f"{key}/benchmark_deep"] = round(time.perf_counter() - t, 2)
                 acc = condense(json.loads((deep_dir / "results.json").read_text()), None)["accuracy"]
                 summary["runs"][key]["accuracy"].update({k: v for k, v in acc.items() if not k.endswith("/RR")})
@@ -228,7 +228,7 @@ ROLE = {"ridge": "floor: pooled ridge", "ridge_user": "floor: per-user ridge", O
 def _rows(runs: dict[str, Any], classifiers: list[str]) -> list[tuple[str, dict[str, Any], str]]:
     """(row name, run, condition suffix) for every generator plus every augmentation found in the runs."""
     rows = [(model, r, "") for model, r in runs.items()]
-    for model, r in runs.items():
+    for r in runs.values():
         augs = sorted({k.split("/", 1)[1].split(":", 1)[1] for k in r["accuracy"] if ":" in k.split("/", 1)[1]})
         rows += [(f"augment: {a}", r, f":{a}") for a in augs]
     return rows

@@ -90,7 +90,7 @@ def test_missing_metadata_column_is_named(tmp_path):
 def test_missing_file_is_named_with_the_fix(tmp_path):
     _metadata(tmp_path, [_row("ghost")])
     with pytest.raises(EmgaugError, match=r"ghost: HDF5 file listed in metadata.csv is missing"):
-        open_source(tmp_path).recordings
+        open_source(tmp_path).recordings  # noqa: B018  # the property access raises
 
 
 def test_corrupt_hdf5_is_reported_not_crashed(tmp_path):
@@ -99,17 +99,17 @@ def test_corrupt_hdf5_is_reported_not_crashed(tmp_path):
     (tmp_path / "a.hdf5").write_bytes(data[: len(data) // 3])  # truncated download
     _metadata(tmp_path, [_row("a")])
     with pytest.raises(EmgaugError, match=r"a.hdf5: cannot open as HDF5 .*corrupt or truncated"):
-        open_source(tmp_path).recordings
+        open_source(tmp_path).recordings  # noqa: B018  # the property access raises
     (tmp_path / "a.hdf5").write_bytes(b"not an hdf5 file at all" * 100)
     with pytest.raises(EmgaugError, match="a.hdf5"):
-        open_source(tmp_path).recordings
+        open_source(tmp_path).recordings  # noqa: B018  # the property access raises
 
 
 def test_sample_rate_attribute_that_disagrees_with_timestamps_is_refused(tmp_path):
     _write(tmp_path, "a", sr=2000.0, attr_sr=1000.0)
     _metadata(tmp_path, [_row("a")])
     with pytest.raises(EmgaugError, match=r"a.hdf5: sample_rate attribute says 1000 Hz but timestamps give 2000"):
-        open_source(tmp_path).recordings
+        open_source(tmp_path).recordings  # noqa: B018  # the property access raises
 
 
 def test_mixed_sample_rates_across_files_are_refused(tmp_path):
@@ -117,7 +117,7 @@ def test_mixed_sample_rates_across_files_are_refused(tmp_path):
     _write(tmp_path, "b", sr=1000.0, user="u1")
     _metadata(tmp_path, [_row("a"), _row("b", user="u1")])
     with pytest.raises(EmgaugError, match="different sample rates"):
-        open_source(tmp_path).sample_rate
+        open_source(tmp_path).sample_rate  # noqa: B018  # the property access raises
 
 
 def test_nan_and_all_zero_angle_rows_are_masked_not_learned(tmp_path):

@@ -136,7 +136,7 @@ def test_malformed_synthetic_sets_are_one_line_errors(good_set, damage):
 @pytest.mark.parametrize("damage", ["swap_parts", "remove_part", "extra_part", "emptied_part"])
 def test_parts_must_match_the_checksums_and_counts_in_the_metadata(good_set, damage):
     parts = part_files(good_set)
-    (s1, f1), (s2, f2) = parts[0], parts[1]
+    (_s1, f1), (_s2, f2) = parts[0], parts[1]
     if damage == "swap_parts":  # stage labels come from the folder names: a swap relabels every window
         tmp = f1.with_suffix(".x")
         f1.rename(tmp)

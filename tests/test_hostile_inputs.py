@@ -3,7 +3,6 @@ fix, never a traceback, and nothing outside the dataset folder is ever read (iss
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path

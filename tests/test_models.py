@@ -84,7 +84,7 @@ def test_one_optimisation_step_lowers_each_loss(name):
     for part in model.parts:
         opt = torch.optim.SGD(model.part_parameters(part), lr=0.02)
 
-        def loss_now() -> torch.Tensor:
+        def loss_now(part=part) -> torch.Tensor:
             torch.manual_seed(123)  # identical noise draws before and after the step
             if part == "d":
                 model(b, "g")  # the discriminator step scores the generator step's fakes
@@ -309,7 +309,7 @@ def test_vocoder_recipe_terms_multiscale_critic_stft_and_feature_matching():
     for part in ("g", "d"):
         opt = torch.optim.SGD(recipe.part_parameters(part), lr=0.02)
 
-        def loss_now():
+        def loss_now(part=part):
             torch.manual_seed(123)
             if part == "d":
                 recipe(b, "g")

@@ -259,7 +259,7 @@ def test_listing_is_cached_in_process(db1):
     import time
 
     ninapro.clear_cache()
-    ninapro.NinaproDB1Source(DB1).recordings  # fills this process's cache
+    ninapro.NinaproDB1Source(DB1).recordings  # noqa: B018  # fills this process's cache
     t = time.perf_counter()
     again = NinaproDB1Source(DB1).recordings
     assert time.perf_counter() - t < 0.5

@@ -19,7 +19,7 @@ from emgaug.synthesis.generate import synthesize_set
 from emgaug.training.checkpoint import load_generator
 from emgaug.training.trainer import train_model
 
-from test_models import C, J, K, batch_for, make
+from test_models import J, K, batch_for, make
 
 PERSON_MODELS = [n for n in MODEL_NAMES if n not in ("gan", "seqemg_gan_paper", "ridge", "ridge_user")]
 

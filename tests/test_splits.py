@@ -60,7 +60,7 @@ def test_sample_wise_ranges_never_overlap_and_keep_the_gap(sim_manifests, sim_ro
     straddles = 0
     for ranges in by_file.values():
         ranges.sort()
-        for (a0, b0, s0), (a1, b1, s1) in zip(ranges, ranges[1:]):
+        for (_a0, b0, s0), (a1, _b1, s1) in zip(ranges, ranges[1:]):
             assert a1 >= b0
             if s0 != s1:
                 assert a1 - b0 >= gap

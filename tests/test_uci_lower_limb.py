@@ -14,7 +14,7 @@ from conftest import real_data
 from emgaug.data import uci_lower_limb
 from emgaug.data.source import detect_kind, open_source
 from emgaug.data.splits import make_split
-from emgaug.data.uci_lower_limb import ANGLE_COLUMN, UCI_SAMPLE_RATE_HZ, UCILowerLimbSource, UCIReader
+from emgaug.data.uci_lower_limb import ANGLE_COLUMN, UCI_SAMPLE_RATE_HZ, UCILowerLimbSource
 from emgaug.data.windows import WindowConfig, WindowDataset, compute_norm_stats, stack_windows
 from emgaug.errors import EmgaugError
 

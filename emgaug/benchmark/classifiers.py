@@ -13,7 +13,8 @@ holds one chunk of kernel features at a time.
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 import os
 import warnings
@@ -43,7 +44,7 @@ DETERMINISTIC_CLASSIFIERS = ("svm",)
 class WindowClassifier(Protocol):
     """fit on (N, C, T) windows and integer labels, predict integer labels."""
 
-    def fit(self, emg: np.ndarray, labels: np.ndarray) -> "WindowClassifier": ...
+    def fit(self, emg: np.ndarray, labels: np.ndarray) -> WindowClassifier: ...
 
     def predict(self, emg: np.ndarray) -> np.ndarray: ...
 
@@ -65,7 +66,7 @@ class FeatureClassifier:
         """Trains on cached per-window statistics (`fit_stats`) instead of the windows (raw features: the windows)."""
         return self.features in ("td", "amplitude")
 
-    def fit(self, emg: np.ndarray, labels: np.ndarray) -> "FeatureClassifier":
+    def fit(self, emg: np.ndarray, labels: np.ndarray) -> FeatureClassifier:
         self.feature_map = WindowFeatures(self.features)
         x = self.feature_map.fit_transform(emg)
         self.estimator = self.make_estimator()
@@ -79,7 +80,7 @@ class FeatureClassifier:
             return np.asarray(self.estimator.predict(self.feature_map.transform(emg)))
         raise RuntimeError("fitted on statistics: predict with predict_stats")
 
-    def fit_stats(self, stats: np.ndarray, labels: np.ndarray) -> "FeatureClassifier":
+    def fit_stats(self, stats: np.ndarray, labels: np.ndarray) -> FeatureClassifier:
         """Fit on per-window statistics (`feature_cache.window_stats` of the training windows): the same model as
         `fit` on the windows, without recomputing their features."""
         from emgaug.benchmark.feature_cache import StatsFeatures

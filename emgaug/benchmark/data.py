@@ -5,9 +5,10 @@ windows of the same conditioning angles."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -67,7 +68,7 @@ class LabelledWindows:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def subset(self, idx: np.ndarray) -> "LabelledWindows":
+    def subset(self, idx: np.ndarray) -> LabelledWindows:
         idx = np.asarray(idx, dtype=np.int64)
         out = LabelledWindows(None if self._emg is None else self._emg[idx], self.labels[idx],
                               self.meta.iloc[idx].reset_index(drop=True), loader=self._loader,
@@ -77,7 +78,7 @@ class LabelledWindows:
         return out
 
     @staticmethod
-    def concat(parts: Sequence["LabelledWindows"]) -> "LabelledWindows":
+    def concat(parts: Sequence[LabelledWindows]) -> LabelledWindows:
         out = LabelledWindows(np.concatenate([p.emg for p in parts]), np.concatenate([p.labels for p in parts]),
                               pd.concat([p.meta for p in parts], ignore_index=True))
         if all(p.source is not None for p in parts):

@@ -157,11 +157,11 @@ class DeepClassifier:
         train = np.setdiff1d(np.arange(len(labels)), val)
         return train, val
 
-    def fit(self, emg: np.ndarray, labels: np.ndarray) -> "DeepClassifier":
+    def fit(self, emg: np.ndarray, labels: np.ndarray) -> DeepClassifier:
         with self._threads():
             return self._fit(emg, labels)
 
-    def _fit(self, emg: np.ndarray, labels: np.ndarray) -> "DeepClassifier":
+    def _fit(self, emg: np.ndarray, labels: np.ndarray) -> DeepClassifier:
         emg = np.asarray(emg, dtype=np.float32)
         labels = np.asarray(labels, dtype=np.int64)
         if emg.shape[-1] < 4:

@@ -16,9 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -53,7 +54,7 @@ class StatsFeatures:
         self.kind = kind
         self.floor: np.ndarray | None = None
 
-    def fit(self, stats: np.ndarray) -> "StatsFeatures":
+    def fit(self, stats: np.ndarray) -> StatsFeatures:
         if self.kind == "amplitude":
             self.floor = floor_from_stats(np.asarray(stats).reshape(-1, 3))
         return self

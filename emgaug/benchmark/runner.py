@@ -4,9 +4,10 @@ similarity suite between synthetic windows and the real windows of the same cond
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from rich.progress import Progress
@@ -114,7 +115,7 @@ def run_benchmark(manifests: Sequence[str | Path], synthetic: Sequence[Any] = ()
         max_train_windows=max_train_windows, window_s=window_s, stride_s=stride_s, device=dev, dtw_method=dtw_method,
         dtw_band=dtw_band, n_jobs=n_jobs, max_memory_gb=max_memory_gb)
     results: dict[str, Any] = {"tool": "emgaug benchmark", "code_version": code_version(), "command": command_line(),
-                               "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                               "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                                "config": asdict(config), "augmentations": [a.to_dict() for a in aug_specs],
                                "runs": []}
     plots = []

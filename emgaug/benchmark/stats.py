@@ -10,7 +10,8 @@ not independent draws of new people, so the p-value speaks about these test user
 from __future__ import annotations
 
 import math
-from typing import Any, Hashable, Mapping
+from collections.abc import Hashable, Mapping
+from typing import Any
 
 import numpy as np
 from scipy.stats import wilcoxon

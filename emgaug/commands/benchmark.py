@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -12,7 +11,7 @@ from emgaug.console import console
 
 def benchmark(
     manifest: list[Path] = typer.Option(..., "--manifest", help="Split manifest (repeatable: one per split protocol)."),
-    synthetic: Optional[list[Path]] = typer.Option(None, "--synthetic", help="Synthetic set made for the matching "
+    synthetic: list[Path] | None = typer.Option(None, "--synthetic", help="Synthetic set made for the matching "
                                                    "--manifest's train split (repeatable, paired in order); 'none' "
                                                    "for a manifest without one (e.g. EMG fraction 1 in a sweep)."),
     classifiers: str = typer.Option("svm,rf,tds_rnn,neuropose", help="Comma list of svm, rf, tds_rnn, neuropose, "
@@ -30,23 +29,23 @@ def benchmark(
     augment: str = typer.Option("none", help="Classic augmentations of the real training windows, each with its own "
                                 "GR/MR rows: comma list of noise, magwarp, timewarp, crop, gain, mixup; parameters as "
                                 "name@key=value;key=value (e.g. noise@snr_db=20)."),
-    resample_fraction: Optional[float] = typer.Option(None, help="Each seed trains on a seeded class-stratified "
+    resample_fraction: float | None = typer.Option(None, help="Each seed trains on a seeded class-stratified "
                                                       "subsample of this fraction of the training windows (every "
                                                       "condition), so seeds differ for every classifier (default "
                                                       "0.8); 1 = all windows every seed."),
-    rr_full: Optional[bool] = typer.Option(None, "--rr-full/--no-rr-full", help="Scarce-EMG manifests (emgaug split "
+    rr_full: bool | None = typer.Option(None, "--rr-full/--no-rr-full", help="Scarce-EMG manifests (emgaug split "
                                            "--emg-fraction): also train RR-full, RR's windows plus the kinematics "
                                            "pool's withheld real EMG (the upper reference of gap closed = (MR - "
                                            "RR-scarce) / (RR-full - RR-scarce)); default: on for such manifests when "
                                            "RR runs."),
     metrics: bool = typer.Option(True, "--metrics/--no-metrics", help="Compute similarity metrics (needs --synthetic)."),
-    max_test_windows: Optional[int] = typer.Option(None, help="Cap on real test windows and on similarity pairs (seeded subset)."),
-    max_train_windows: Optional[int] = typer.Option(None, help="Cap on real and on synthetic training windows (seeded subset)."),
-    window_s: Optional[float] = typer.Option(None, help="Window length when no synthetic set fixes it (default 1 s)."),
-    stride_s: Optional[float] = typer.Option(None, help="Stride of the real windows (default: half a window)."),
+    max_test_windows: int | None = typer.Option(None, help="Cap on real test windows and on similarity pairs (seeded subset)."),
+    max_train_windows: int | None = typer.Option(None, help="Cap on real and on synthetic training windows (seeded subset)."),
+    window_s: float | None = typer.Option(None, help="Window length when no synthetic set fixes it (default 1 s)."),
+    stride_s: float | None = typer.Option(None, help="Stride of the real windows (default: half a window)."),
     dtw: str = typer.Option("exact", help="DTW: exact (dtaidistance C, L1 cost) or fastdtw (paper-compatible, radius 1)."),
     dtw_band: float = typer.Option(0.1, help="Exact DTW Sakoe-Chiba half-width as a fraction of the window; 0 = unconstrained."),
-    jobs: Optional[int] = typer.Option(None, help="Worker processes for metrics and RandomForest (default: all usable CPUs)."),
+    jobs: int | None = typer.Option(None, help="Worker processes for metrics and RandomForest (default: all usable CPUs)."),
     max_memory_gb: float = typer.Option(8.0, help="Refuse (with the cap to pass) when a split's windows would exceed this many GiB."),
     device: str = typer.Option("auto", help="Deep decoders: auto (CUDA when present), cpu or cuda[:N]."),
     out: Path = typer.Option(Path("benchmark_out"), help="Folder for results.json, results.csv and report.html; "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
 
 import typer
 from rich.table import Table
@@ -12,7 +11,7 @@ from emgaug.errors import EmgaugError
 from emgaug.models.registry import MODEL_NAMES, model_info
 
 
-def models(name: Optional[str] = typer.Argument(None, help="Show one model's options in full.")) -> None:
+def models(name: str | None = typer.Argument(None, help="Show one model's options in full.")) -> None:
     """List the generators (`emgaug train --model NAME`) and their options (`--set KEY=VALUE`)."""
     if name is not None:
         if name not in MODEL_NAMES:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 import typer
 
@@ -26,11 +26,11 @@ def _range_text(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool
 
 
 def finite(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
-           hi_open: bool = False) -> Callable[[Optional[float]], Optional[float]]:
+           hi_open: bool = False) -> Callable[[float | None], float | None]:
     """A typer callback accepting None or a finite float within [lo, hi] (open ends with lo_open / hi_open)."""
     want = _range_text(lo, hi, lo_open, hi_open)
 
-    def check(value: Optional[float]) -> Optional[float]:
+    def check(value: float | None) -> float | None:
         if value is None:
             return value
         ok = math.isfinite(value)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.table import Table
@@ -20,7 +19,7 @@ from emgaug.errors import EmgaugError
 def split(
     data: Path = typer.Option(..., "--data", help="Dataset folder (emg2pose, Ninapro DB1 or 3DC)."),
     protocol: str = typer.Option("cross-subject", help=f"One of: {', '.join(PROTOCOLS)}."),
-    out: Optional[Path] = typer.Option(None, help="Manifest path (default data_manifests/<dataset>_<protocol>_s<seed>.json)."),
+    out: Path | None = typer.Option(None, help="Manifest path (default data_manifests/<dataset>_<protocol>_s<seed>.json)."),
     kind: str = typer.Option("auto", help=f"Dataset kind: auto, {', '.join(SOURCE_KINDS)}."),
     seed: int = typer.Option(0, min=0, help="Seed for every random choice of the protocol."),
     val_frac: float = typer.Option(0.1, callback=fraction, help="Fraction of groups (users, blocks or recordings) for "
@@ -35,14 +34,14 @@ def split(
     window_s: float = typer.Option(1.0, "--window-s", callback=positive, help="The longest window (seconds) you will "
                                    "train or benchmark with: --gap-s must cover it."),
     use_metadata_columns: bool = typer.Option(True, help="Use emg2pose held_out_user/held_out_stage columns when present."),
-    user: Optional[list[str]] = typer.Option(None, help="Restrict to these users (repeatable)."),
-    stage: Optional[list[str]] = typer.Option(None, help="Restrict to these stages (repeatable)."),
-    source_option: Optional[list[str]] = typer.Option(None, "--source-option", help="KEY=VALUE passed to the dataset "
+    user: list[str] | None = typer.Option(None, help="Restrict to these users (repeatable)."),
+    stage: list[str] | None = typer.Option(None, help="Restrict to these stages (repeatable)."),
+    source_option: list[str] | None = typer.Option(None, "--source-option", help="KEY=VALUE passed to the dataset "
                                                       "reader, e.g. reps_per_session=1 for Ninapro (repeatable)."),
-    calibration_s: Optional[float] = typer.Option(None, "--calibration-s", callback=positive, help="cross-subject / cross-user-stage: the "
+    calibration_s: float | None = typer.Option(None, "--calibration-s", callback=positive, help="cross-subject / cross-user-stage: the "
                                                   "first S seconds of each test user's recordings per stage become a "
                                                   "calibration split (a new person's short recording), --gap-s before test."),
-    emg_fraction: Optional[float] = typer.Option(None, "--emg-fraction", callback=finite(0.0, 1.0, lo_open=True),
+    emg_fraction: float | None = typer.Option(None, "--emg-fraction", callback=finite(0.0, 1.0, lo_open=True),
                                                  help="Scarce EMG (any protocol): keep the EMG of only this fraction "
                                                  "of each user's training sessions or recordings (--emg-unit); the "
                                                  "rest moves to the kinematics_pool split (angles only; its EMG is "
@@ -53,7 +52,7 @@ def split(
     emg_unit: str = typer.Option("auto", "--emg-unit", help=f"{', '.join(EMG_UNITS)}: session = each user's training "
                                  "sessions (Ninapro repetition groups); recording = each user's recordings of each "
                                  "gesture; auto = session when every training user has 2 or more."),
-    clip_s: Optional[float] = typer.Option(None, "--clip-s", callback=non_negative, help="With --emg-fraction: the "
+    clip_s: float | None = typer.Option(None, "--clip-s", callback=non_negative, help="With --emg-fraction: the "
                                            "first C seconds of EMG of each withheld session/recording become a clip "
                                            "split (a reference clip; RR-scarce trains on it), --gap-s before the rest "
                                            "of the recording; 0 = no clips."),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.progress import ProgressColumn, Task
@@ -27,16 +26,16 @@ class WindowsPerSecond(ProgressColumn):
 
 
 def synthesize(
-    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Generator checkpoint written by `emgaug "
+    checkpoint: Path | None = typer.Option(None, "--checkpoint", help="Generator checkpoint written by `emgaug "
                                               "train` (optional with --oracle-real)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (a stage-partitioned Parquet dataset, written "
+    out: Path | None = typer.Option(None, "--out", help="Output folder (a stage-partitioned Parquet dataset, written "
                                        "atomically; required unless --finalize)."),
-    manifest: Optional[Path] = typer.Option(None, "--manifest", help="Split manifest (default: the one recorded in the checkpoint)."),
+    manifest: Path | None = typer.Option(None, "--manifest", help="Split manifest (default: the one recorded in the checkpoint)."),
     split: str = typer.Option("train", "--split", help="Split whose angle sequences condition the generator: train, "
                               "val, calibration, kinematics_pool (test only with --allow-test-leakage)."),
-    stage: Optional[list[str]] = typer.Option(None, "--stage", help="Only these stages/gestures (repeatable)."),
-    user: Optional[list[str]] = typer.Option(None, "--user", help="Only these users (repeatable)."),
-    kinematics: Optional[Path] = typer.Option(
+    stage: list[str] | None = typer.Option(None, "--stage", help="Only these stages/gestures (repeatable)."),
+    user: list[str] | None = typer.Option(None, "--user", help="Only these users (repeatable)."),
+    kinematics: Path | None = typer.Option(
         None, "--kinematics", help="Angles-only input instead of the manifest: an emg2pose HDF5 file, a folder of them, "
         "or a Parquet table (columns in docs/synthetic_schema.md); --split is then ignored."),
     samples_per_window: int = typer.Option(1, "--samples-per-window", min=1, help="Independent noise/h0 draws per angle window."),
@@ -44,28 +43,28 @@ def synthesize(
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Angle windows per generator call (and the unit "
                                    "of work of shards and ranks); noise is seeded per window, not per batch."),
-    max_windows: Optional[int] = typer.Option(None, "--max-windows", min=1, help="At most this many angle windows, spread evenly over the selection."),
-    stride_s: Optional[float] = typer.Option(None, "--stride-s", callback=positive, help="Window stride in seconds (default: one window, no overlap)."),
+    max_windows: int | None = typer.Option(None, "--max-windows", min=1, help="At most this many angle windows, spread evenly over the selection."),
+    stride_s: float | None = typer.Option(None, "--stride-s", callback=positive, help="Window stride in seconds (default: one window, no overlap)."),
     allow_test_leakage: bool = typer.Option(
         False, "--allow-test-leakage", help="Allow conditioning on test-split angles. This leaks the test set into any "
         "benchmark that uses the synthetic set; the choice is recorded in the metadata."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing synthetic set at --out (only once the new one is complete)."),
-    as_user: Optional[str] = typer.Option(None, "--as-user", help="Render every window in this person's style (a "
+    as_user: str | None = typer.Option(None, "--as-user", help="Render every window in this person's style (a "
                                           "training user, or a person of --reference)."),
-    reference: Optional[str] = typer.Option(None, "--reference", help="Manifest split whose real EMG gives each "
+    reference: str | None = typer.Option(None, "--reference", help="Manifest split whose real EMG gives each "
                                             "person's style (e.g. calibration); other people's windows are rendered "
                                             "as the reference people in turn."),
-    clip: Optional[str] = typer.Option(None, "--clip", help="Manifest split of per-recording reference clips (e.g. "
+    clip: str | None = typer.Option(None, "--clip", help="Manifest split of per-recording reference clips (e.g. "
                                        "clip, from `emgaug split --clip-s`): each window gets its recording's "
                                        "amplitude level (and, for a new person, style) from its clip."),
     oracle_real: bool = typer.Option(False, "--oracle-real", help="Write the REAL EMG of the selected windows in the "
                                      "synthetic schema (the ceiling of GR/MR; provenance says oracle)."),
-    window_s: Optional[float] = typer.Option(None, "--window-s", help="--oracle-real without --checkpoint: window "
+    window_s: float | None = typer.Option(None, "--window-s", help="--oracle-real without --checkpoint: window "
                                              "length in seconds (default 1)."),
-    shard: Optional[str] = typer.Option(None, "--shard", help="i/N: make only shard i of N of the set (Slurm arrays, "
+    shard: str | None = typer.Option(None, "--shard", help="i/N: make only shard i of N of the set (Slurm arrays, "
                                         "separate machines; same options for every shard); then --finalize OUT. Under "
                                         "torchrun the ranks split the work by themselves."),
-    finalize: Optional[Path] = typer.Option(None, "--finalize", help="Check that every shard of the set OUT has "
+    finalize: Path | None = typer.Option(None, "--finalize", help="Check that every shard of the set OUT has "
                                             "landed and make the set readable (with --overwrite: replace a set there)."),
 ) -> None:
     """Generate synthetic EMG for chosen angle sequences and write it as a Parquet dataset with full provenance.

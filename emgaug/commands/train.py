@@ -6,7 +6,7 @@ import json
 import os
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -41,9 +41,9 @@ def train(
     manifest: Path = typer.Option(..., "--manifest", help="Split manifest written by `emgaug split`."),
     model: str = typer.Option("seqemg_gan", "--model", help="Generator name; `emgaug models` lists them with their "
                               "--set options."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Checkpoint folder (default runs/<model>-<protocol>)."),
-    epochs: Optional[int] = typer.Option(None, min=1, help="Epochs (default: 100 for --profile paper, 30 for fast)."),
-    batch_size: Optional[int] = typer.Option(None, min=1, help="Global batch size (default: 32 paper, 64 fast)."),
+    out: Path | None = typer.Option(None, "--out", help="Checkpoint folder (default runs/<model>-<protocol>)."),
+    epochs: int | None = typer.Option(None, min=1, help="Epochs (default: 100 for --profile paper, 30 for fast)."),
+    batch_size: int | None = typer.Option(None, min=1, help="Global batch size (default: 32 paper, 64 fast)."),
     profile: str = typer.Option("paper", help="Optimiser profile: paper (SGD as in the paper) or fast (AdamW, cosine)."),
     seed: int = typer.Option(0, min=0, help="Seed of every random draw (init, shuffling, noise, subsampling)."),
     device: str = typer.Option("auto", help="auto (CUDA when present), cpu or cuda."),
@@ -53,15 +53,15 @@ def train(
     stride_s: float = typer.Option(0.5, callback=positive, help="Stride between training windows in seconds."),
     angle_rate_hz: float = typer.Option(50.0, callback=positive, help="Frame rate of the angle sequence (recurrent parts run at this rate)."),
     jitter_s: float = typer.Option(0.0, callback=non_negative, help="Random shift of each training window per epoch, in seconds."),
-    max_train_windows: Optional[int] = typer.Option(None, min=1, help="Train on a seeded random subset of this many windows."),
+    max_train_windows: int | None = typer.Option(None, min=1, help="Train on a seeded random subset of this many windows."),
     max_val_windows: int = typer.Option(64, min=0, help="Validation windows scored after every epoch."),
-    alpha: Optional[float] = typer.Option(None, callback=non_negative, help="SeqEMG-GAN weight of L_GAN in alpha*L_GAN + L_KL (default 2)."),
-    lr: Optional[float] = typer.Option(None, callback=positive, help="Learning rate override for every optimised part."),
+    alpha: float | None = typer.Option(None, callback=non_negative, help="SeqEMG-GAN weight of L_GAN in alpha*L_GAN + L_KL (default 2)."),
+    lr: float | None = typer.Option(None, callback=positive, help="Learning rate override for every optimised part."),
     amp: str = typer.Option("auto", help="Mixed precision on CUDA: auto (bf16 if supported, else fp16), bf16, fp16, off."),
     best_metric: str = typer.Option("env_corr", help=f"Validation metric that picks best.pt: {', '.join(VAL_METRICS)}."),
-    set_option: Optional[list[str]] = typer.Option(None, "--set", help="Model option KEY=VALUE, e.g. hidden=64 (repeatable)."),
+    set_option: list[str] | None = typer.Option(None, "--set", help="Model option KEY=VALUE, e.g. hidden=64 (repeatable)."),
     deterministic: bool = typer.Option(False, help="Deterministic cuDNN kernels (exact resume on CUDA; slower)."),
-    norm_rows_per_recording: Optional[int] = typer.Option(None, "--norm-rows", min=1, help="Normalisation statistics "
+    norm_rows_per_recording: int | None = typer.Option(None, "--norm-rows", min=1, help="Normalisation statistics "
                                                           "from the first N rows of each train recording (default: "
                                                           "every row)."),
 ) -> None:

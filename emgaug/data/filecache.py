@@ -32,7 +32,7 @@ class ParsedFileCache:
 
     def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes
-        self._arrays: "OrderedDict[FileKey, Any]" = OrderedDict()
+        self._arrays: OrderedDict[FileKey, Any] = OrderedDict()
         self._nbytes = 0
         self._facts: dict[FileKey, Any] = {}
         self._pid: int | None = None

@@ -12,7 +12,7 @@ from collections import OrderedDict
 import h5py
 
 _CAPACITY = 64
-_cache: "OrderedDict[str, h5py.File]" = OrderedDict()
+_cache: OrderedDict[str, h5py.File] = OrderedDict()
 _owner_pid: int | None = None
 
 

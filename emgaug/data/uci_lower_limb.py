@@ -212,7 +212,7 @@ class UCILowerLimbSource(DatasetSource):
     def files(self) -> list[tuple[str, int, str, Path]]:
         """(group label, subject number, task, path) of every data file, in the order duplicates are resolved."""
         out = []
-        for g, (folder, letter, label) in enumerate(GROUPS):
+        for g, (folder, letter, _label) in enumerate(GROUPS):
             d = self.root / folder
             if not d.is_dir():
                 continue

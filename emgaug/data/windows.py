@@ -5,8 +5,9 @@ rows are masked, and normalisation statistics come from the training split only.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,7 +28,7 @@ class WindowConfig:
     jitter_s: float = 0.0  # random shift of each training window, within its recording
     pad: bool = False  # keep recordings shorter than a window, zero-padded (and masked)
 
-    def resolve(self, sample_rate: float) -> "ResolvedWindow":
+    def resolve(self, sample_rate: float) -> ResolvedWindow:
         ds = max(1, int(round(sample_rate / self.angle_rate_hz)))
         window = int(round(self.window_s * sample_rate))
         window = max(ds, window - window % ds)  # whole angle frames per window
@@ -55,7 +56,7 @@ class ResolvedWindow:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ResolvedWindow":
+    def from_dict(cls, d: dict[str, Any]) -> ResolvedWindow:
         return cls(**{k: d[k] for k in ("window", "stride", "angle_downsample", "jitter", "pad", "sample_rate")})
 
 
@@ -79,7 +80,7 @@ class NormStats:
         return out
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "NormStats":
+    def from_dict(cls, d: dict[str, Any]) -> NormStats:
         return cls(**{k: np.asarray(d[k], dtype=np.float32) for k in _NORM_ARRAYS}, rectified=bool(d.get("rectified", False)))
 
     def normalize_emg(self, emg: np.ndarray) -> np.ndarray:

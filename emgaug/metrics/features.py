@@ -130,7 +130,7 @@ class WindowFeatures:
         self.kind = kind
         self.floor: np.ndarray | None = None
 
-    def fit(self, emg: np.ndarray) -> "WindowFeatures":
+    def fit(self, emg: np.ndarray) -> WindowFeatures:
         if self.kind == "amplitude":
             self.floor = amplitude_floor(emg)
         return self

@@ -9,7 +9,8 @@ Closed-form models (`closed_form = True`) are fitted once by `fit(batches)` inst
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import torch
 from torch import Tensor, nn

@@ -92,7 +92,8 @@ def stft_sizes(T: int, count: int = 3) -> list[int]:
 def multi_resolution_stft_loss(fake: Tensor, real: Tensor, sample_mask: Tensor, sizes: list[int]) -> Tensor:
     """Multi-resolution STFT loss (Yamamoto et al. 2020, Parallel WaveGAN): per FFT size (Hann window, hop n/4),
     spectral convergence ||S_real - S_fake||_F / ||S_real||_F plus the mean |log S_real - log S_fake| (magnitudes
-    floored at 1e-3 of the real mean, so empty bins cannot dominate the gradient), averaged over sizes. Paired: fake and real share their conditioning. Masked samples are zeroed in both."""
+    floored at 1e-3 of the real mean, so empty bins cannot dominate the gradient), averaged over sizes. Paired: fake
+    and real share their conditioning. Masked samples are zeroed in both."""
     m = sample_mask.float()
     f = (fake.float() * m).flatten(0, 1)
     r = (real.float() * m).flatten(0, 1)

@@ -6,8 +6,9 @@ is the paper's model exactly (no person conditioning), kept so the paper's row c
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from emgaug.data.windows import ResolvedWindow
 from emgaug.errors import EmgaugError

@@ -16,7 +16,7 @@ range, so unseen users' out-of-range angles (a joint with tiny training variance
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 import torch.nn.functional as F

@@ -85,7 +85,8 @@ class SeqEMGGAN(EMGGenerator):
     conditions_on_angles = True
 
     def __init__(self, num_channels: int, num_joints: int, window: ResolvedWindow, num_classes: int,
-                 num_users: int = 0, rectified: bool = False, *, angle_encoder: bool = True, gru: bool = True, ang2gist: bool = True, discriminator: bool = True,
+                 num_users: int = 0, rectified: bool = False, *, angle_encoder: bool = True, gru: bool = True,
+                 ang2gist: bool = True, discriminator: bool = True,
                  embed_dim: int = 64, noise_dim: int = 16, hidden: int = 128, latent_dim: int = 64,
                  filter_kernel: int = 5, gen_width: int = 128, disc_width: int = 32, noise_injection: bool = True,
                  gen_norm: str = "none", noise_init: float = 1.0, zero_mean_output: bool = False,

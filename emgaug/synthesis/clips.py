@@ -89,7 +89,7 @@ def calibrate_clips(loaded, manifest: Manifest, split: str, seed: int, dev: str)
             fake = model.generate(n_ang[rows].to(dev), labels=labels, generator=gen, style=st).float().cpu().numpy()
         fake = norm.denormalize_emg_ct(fake)
         m = emask[rows][:, None, :]  # valid samples only
-        log_rms = lambda x: 0.5 * np.log((x.astype(np.float64) ** 2 * m).sum((0, 2)) / m.sum() + LOG_EPS)  # noqa: E731
+        log_rms = lambda x, m=m: 0.5 * np.log((x.astype(np.float64) ** 2 * m).sum((0, 2)) / m.sum() + LOG_EPS)  # noqa: E731
         gains[key] = np.exp(log_rms(raw_emg[rows]) - log_rms(fake)).astype(np.float32)
         styles[key] = style
     return ClipCalibration(styles, gains)

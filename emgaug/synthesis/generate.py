@@ -34,9 +34,10 @@ import hashlib
 import json
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -501,7 +502,7 @@ def _synthesize_shard(checkpoint: Path | None, out: Path, dev: str, shard: tuple
         "seed": int(seed), "samples_per_window": int(S), "batch_size": int(batch_size),
         "max_windows": max_windows, "num_source_windows": int(len(picked)), "device": dev,
         "label_map": label_map, "code_version": code_version(), "command_line": command_line(),
-        "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         **_kinematics_meta(loaded, sel.source, window),
     }
     if oracle_real:

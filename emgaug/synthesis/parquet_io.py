@@ -21,9 +21,10 @@ import shutil
 import struct
 import urllib.parse
 import uuid
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -210,7 +211,7 @@ class SyntheticWriter:
         self.set_id = set_id or uuid.uuid4().hex
 
     # context management -------------------------------------------------------------------------
-    def __enter__(self) -> "SyntheticWriter":
+    def __enter__(self) -> SyntheticWriter:
         if self.shard is not None:
             return self._enter_shard()
         self._lock = lockfile.acquire(self.final_dir, "synthetic set")
@@ -238,7 +239,7 @@ class SyntheticWriter:
                 raise EmgaugError(f"{self.final_dir}: exists and is not an emgaug synthetic set; refusing to replace "
                                   "it, choose another --out")
 
-    def _enter_shard(self) -> "SyntheticWriter":
+    def _enter_shard(self) -> SyntheticWriter:
         i, n = self.shard
         lockfile.check_unlocked(self.final_dir, "synthetic set")  # a single writer or a finalize is on it
         self._lock = lockfile.acquire(shard_lock_target(self.final_dir, i), f"shard {i} of {n} of the synthetic set")
