@@ -40,8 +40,8 @@ def _pid_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, OSError):
-        return True  # exists (another user's process) or cannot tell: keep its files
+    except OSError:  # PermissionError: another user's live process; anything else: cannot tell, assume alive
+        return True
     return True
 
 

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from emgaug.atomic import _pid_alive
 from emgaug.errors import EmgaugError
 
 logger = logging.getLogger(__name__)
@@ -34,16 +35,6 @@ def lock_path(final: str | os.PathLike) -> Path:
 
 def _me() -> str:
     return f"{os.getpid()}@{socket.gethostname()}"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # PermissionError: another user's live process; anything else: cannot tell, assume alive
-        return True
-    return True
 
 
 def _read(lock: Path) -> tuple[str, os.stat_result] | None:

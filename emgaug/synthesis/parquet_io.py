@@ -216,13 +216,7 @@ class SyntheticWriter:
             return self._enter_shard()
         self._lock = lockfile.acquire(self.final_dir, "synthetic set")
         try:
-            if self.final_dir.exists() or self.final_dir.is_symlink():
-                if not self.overwrite:
-                    raise EmgaugError(f"{self.final_dir}: already exists (another run may have just written it); pass "
-                                      "--overwrite to replace it, or choose another --out")
-                if not is_synthetic_set(self.final_dir):
-                    raise EmgaugError(f"{self.final_dir}: exists and is not an emgaug synthetic set; refusing to replace "
-                                      "it, choose another --out")
+            self._check_replaceable()
             self._ctx = atomic_path(self.final_dir, is_dir=True)
             self.tmp_dir = self._ctx.__enter__()
         except BaseException:
