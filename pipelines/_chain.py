@@ -452,18 +452,7 @@ def markdown(summary: dict[str, Any]) -> str:
         if not runs:
             continue
         rows = db1._rows(runs, shallow)
-        lines += [f"### {protocol}: accuracy (%) on the real test split, mean ± SD over {s['seeds']} "
-                  "seeds; MR - RR in points (SD over test user x seed cells, Wilcoxon p)", "",
-                  "| row | role | " + " | ".join(f"{c} GR | {c} MR | {c} MR - RR" for c in shallow) + " |",
-                  "|---|---|" + "---|" * (3 * len(shallow))]
-        for name, r, suf in rows:
-            cells = []
-            for c in shallow:
-                cells += [db1._fmt(*r["accuracy"].get(f"{c}/GR{suf}", (None, None)), pct=True),
-                          db1._fmt(*r["accuracy"].get(f"{c}/MR{suf}", (None, None)), pct=True),
-                          db1._delta(r.get("vs_rr", {}).get(f"{c}/MR{suf}"))]
-            role = db1.ROLE.get(name, "augmentation" if suf else "generator")
-            lines.append(f"| {name} | {role} | " + " | ".join(cells) + " |")
+        lines += db1._accuracy_table(protocol, rows, shallow, s["seeds"])
         first = next(iter(runs.values()))
         lines += ["", "RR (real only, the same for every row): " + ", ".join(
             f"{c} {db1._fmt(*first['accuracy'].get(f'{c}/RR', (None, None)), pct=True)}" for c in shallow)

@@ -234,6 +234,24 @@ def _rows(runs: dict[str, Any], classifiers: list[str]) -> list[tuple[str, dict[
     return rows
 
 
+def _accuracy_table(protocol: str, rows: list[tuple[str, dict[str, Any], str]], shallow: list[str],
+                    seeds: int) -> list[str]:
+    """Markdown lines of one protocol's GR / MR / MR - RR table for the shallow classifiers, one line per row."""
+    lines = [f"### {protocol}: accuracy (%) on the real test split, mean ± SD over {seeds} seeds; "
+             "MR - RR in points (SD over test user x seed cells, Wilcoxon p)", "",
+             "| row | role | " + " | ".join(f"{c} GR | {c} MR | {c} MR - RR" for c in shallow) + " |",
+             "|---|---|" + "---|" * (3 * len(shallow))]
+    for name, r, suf in rows:
+        cells = []
+        for c in shallow:
+            cells += [_fmt(*r["accuracy"].get(f"{c}/GR{suf}", (None, None)), pct=True),
+                      _fmt(*r["accuracy"].get(f"{c}/MR{suf}", (None, None)), pct=True),
+                      _delta(r.get("vs_rr", {}).get(f"{c}/MR{suf}"))]
+        role = ROLE.get(name, "augmentation" if suf else "generator")
+        lines.append(f"| {name} | {role} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown(summary: dict[str, Any]) -> str:
     """Per protocol: accuracy (GR, MR, MR - RR with p) with floors, ceiling and augmentations as rows; similarity;
     per-test-user accuracy of RR and each row's MR for the first shallow classifier."""
@@ -246,19 +264,7 @@ def markdown(summary: dict[str, Any]) -> str:
         if not runs:
             continue
         rows = _rows(runs, shallow)
-        seeds = s["seeds"]
-        lines += [f"### {protocol}: accuracy (%) on the real test split, mean ± SD over {seeds} seeds; "
-                  "MR - RR in points (SD over test user x seed cells, Wilcoxon p)", "",
-                  "| row | role | " + " | ".join(f"{c} GR | {c} MR | {c} MR - RR" for c in shallow) + " |",
-                  "|---|---|" + "---|" * (3 * len(shallow))]
-        for name, r, suf in rows:
-            cells = []
-            for c in shallow:
-                cells += [_fmt(*r["accuracy"].get(f"{c}/GR{suf}", (None, None)), pct=True),
-                          _fmt(*r["accuracy"].get(f"{c}/MR{suf}", (None, None)), pct=True),
-                          _delta(r.get("vs_rr", {}).get(f"{c}/MR{suf}"))]
-            role = ROLE.get(name, "augmentation" if suf else "generator")
-            lines.append(f"| {name} | {role} | " + " | ".join(cells) + " |")
+        lines += _accuracy_table(protocol, rows, shallow, s["seeds"])
         rr = {**next(iter(runs.values()))["accuracy"], **summary.get("real_only_deep", {}).get(protocol, {})}
         lines += ["", "RR (real only, the same for every row): " + ", ".join(
             f"{c} {_fmt(*rr.get(f'{c}/RR', (None, None)), pct=True)}" for c in s["classifiers"]), ""]
