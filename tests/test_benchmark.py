@@ -13,7 +13,7 @@ import pytest
 
 from emgaug.benchmark.data import (check_leakage, load_split_windows, overlaps, resolve_window, split_of_ranges,
                                    synthetic_windows)
-from emgaug.benchmark.protocols import average_over_classifiers, summarise, training_set
+from emgaug.benchmark.conditions import average_over_classifiers, summarise, training_set
 from emgaug.benchmark.runner import run_benchmark
 from emgaug.data.manifest import load_manifest
 from emgaug.data.windows import WindowConfig
@@ -97,7 +97,7 @@ def test_rr_gr_mr_wiring_counts_and_seeds(sim_manifest, good_synth, tmp_path):
 
 
 def test_gr_really_trains_on_synthetic_labels(sim_manifest, good_synth, tmp_path):
-    from emgaug.benchmark.protocols import run_protocols
+    from emgaug.benchmark.conditions import run_conditions
     from emgaug.synthesis.parquet_io import read_synthetic
 
     bad = write_fake_synthetic(sim_manifest, tmp_path / "shuffled", shuffle_labels=True, seed=3)
@@ -107,7 +107,7 @@ def test_gr_really_trains_on_synthetic_labels(sim_manifest, good_synth, tmp_path
     acc = {}
     for key, path in (("good", good_synth), ("shuffled", bad)):
         syn = synthetic_windows(read_synthetic(path), m, win, m.data_source.num_channels)
-        rows = run_protocols(syn, test, syn, ["rf"], [0], names, conditions=("GR",), resample_fraction=1.0)
+        rows = run_conditions(syn, test, syn, ["rf"], [0], names, conditions=("GR",), resample_fraction=1.0)
         assert [r["condition"] for r in rows] == ["GR"] and rows[0]["train_synthetic"] == len(syn)
         acc[key] = rows[0]["accuracy"]
     assert acc["shuffled"] < acc["good"] - 0.2

@@ -12,7 +12,7 @@ from rich.console import Console
 from scipy.stats import wilcoxon
 
 from emgaug.benchmark.data import LabelledWindows
-from emgaug.benchmark.protocols import resample_indices, run_protocols, summarise, training_set
+from emgaug.benchmark.conditions import resample_indices, run_conditions, summarise, training_set
 from emgaug.benchmark.stats import bootstrap_ci, paired_wilcoxon, per_user_accuracy
 from emgaug.benchmark.tables import per_user_rows, print_tables, table2_rows
 
@@ -74,7 +74,7 @@ def _overlapping_classes(n=240, seed=0):
 def test_svm_seeds_differ_with_the_default_resampling_and_sd_is_undefined_without_it():
     train, test = _overlapping_classes(seed=1), _overlapping_classes(n=300, seed=2)
     names = ["a", "b", "c"]
-    rows = run_protocols(train, test, None, ["svm"], [0, 1, 2], names, conditions=("RR",))
+    rows = run_conditions(train, test, None, ["svm"], [0, 1, 2], names, conditions=("RR",))
     assert len({r["training_set_id"] for r in rows}) == 3  # each seed trained on other windows
     assert len({r["accuracy"] for r in rows}) > 1  # so the deterministic SVM's accuracy varies with the seed
     s = summarise(rows)[0]
@@ -82,7 +82,7 @@ def test_svm_seeds_differ_with_the_default_resampling_and_sd_is_undefined_withou
     assert set(s["per_user"]) == {"S1", "S2"} and s["user_cells"] == 6 and len(s["user_accuracy_ci95"]) == 2
     assert {u for r in rows for u in r["per_user_accuracy"]} == {"S1", "S2"}
     # resampling off: three identical SVMs; the SD is undefined (None), never 0.0, and printed as such
-    fixed = run_protocols(train, test, None, ["svm", "rf"], [0, 1, 2], names, conditions=("RR",),
+    fixed = run_conditions(train, test, None, ["svm", "rf"], [0, 1, 2], names, conditions=("RR",),
                           resample_fraction=1.0)
     summ = {x["classifier"]: x for x in summarise(fixed)}
     assert len({r["accuracy"] for r in fixed if r["classifier"] == "svm"}) == 1

@@ -135,12 +135,12 @@ def test_a_second_run_reads_the_features_back_and_gives_the_same_results(sim_man
 
 def test_features_of_the_windows_and_of_the_cache_give_the_same_benchmark(sim_manifest, tmp_path):
     """The cached path (td statistics) reproduces the old per-fit path (features recomputed from the windows)."""
-    from emgaug.benchmark import protocols
+    from emgaug.benchmark import conditions
 
     m, win = _window(sim_manifest)
     train, test = load_split_windows(m, "train", win), load_split_windows(m, "test", win)
     names = [s for s, _ in sorted(m.label_map().items(), key=lambda kv: kv[1])]
-    cached = protocols.run_protocols(train, test, None, ["svm", "rf"], [0, 1], names, conditions=("RR",))
+    cached = conditions.run_conditions(train, test, None, ["svm", "rf"], [0, 1], names, conditions=("RR",))
 
     class WindowsOnly:  # the pre-cache behaviour: features recomputed from the windows on every fit and predict
         def __init__(self, clf):
@@ -153,11 +153,11 @@ def test_features_of_the_windows_and_of_the_cache_give_the_same_benchmark(sim_ma
         def predict(self, emg):
             return self.clf.predict(emg)
 
-    orig = protocols.make_classifier
-    protocols.make_classifier = lambda *a, **k: WindowsOnly(orig(*a, **k))
+    orig = conditions.make_classifier
+    conditions.make_classifier = lambda *a, **k: WindowsOnly(orig(*a, **k))
     try:
-        direct = protocols.run_protocols(train, test, None, ["svm", "rf"], [0, 1], names, conditions=("RR",))
+        direct = conditions.run_conditions(train, test, None, ["svm", "rf"], [0, 1], names, conditions=("RR",))
     finally:
-        protocols.make_classifier = orig
+        conditions.make_classifier = orig
     assert [r["accuracy"] for r in cached] == [r["accuracy"] for r in direct]
     assert [r["confusion"] for r in cached] == [r["confusion"] for r in direct]

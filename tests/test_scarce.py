@@ -14,7 +14,7 @@ from scipy.stats import wilcoxon
 from emgaug import cli
 from emgaug.benchmark.data import (LabelledWindows, load_split_windows, paired_real_windows, read_withheld_windows,
                                    real_training_windows, synthetic_windows)
-from emgaug.benchmark.protocols import RR_FULL, training_set
+from emgaug.benchmark.conditions import RR_FULL, training_set
 from emgaug.benchmark.runner import run_benchmark
 from emgaug.benchmark.scarce import gap_closed, gap_ratio
 from emgaug.data.manifest import CALIBRATION, KINEMATICS_POOL, load_manifest

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from emgaug.benchmark.classifiers import DEFAULT_CLASSIFIERS
-from emgaug.benchmark.protocols import CONDITIONS, DEFAULT_RESAMPLE_FRACTION
+from emgaug.benchmark.conditions import CONDITIONS, DEFAULT_RESAMPLE_FRACTION
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ def results_frame(results: dict[str, Any]) -> pd.DataFrame:
     (`acc_<class>`) and accuracy per test user (`acc_user_<user>`). `condition` is RR, RR-full, GR, MR or GR:<aug> /
     MR:<aug>; `training` and `augmentation` split it. Scarce manifests add emg_fraction / emg_select / clip_s;
     held-out gestures add heldout_accuracy."""
-    from emgaug.benchmark.protocols import parse_condition
+    from emgaug.benchmark.conditions import parse_condition
 
     cfg = results["config"]
     rows = []

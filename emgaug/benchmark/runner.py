@@ -19,9 +19,9 @@ from emgaug.benchmark.data import (SyntheticSource, check_leakage, load_split_wi
                                    read_withheld_windows, real_training_windows, refuse_leaky, resolve_window,
                                    synthetic_windows)
 from emgaug.benchmark.feature_cache import FeatureStore
-from emgaug.benchmark.protocols import (ALL_CONDITIONS, CONDITIONS, DEFAULT_RESAMPLE_FRACTION, RR_FULL,
+from emgaug.benchmark.conditions import (ALL_CONDITIONS, CONDITIONS, DEFAULT_RESAMPLE_FRACTION, RR_FULL,
                                         active_conditions, average_over_classifiers, normalise_condition,
-                                        paired_comparisons, run_protocols, summarise)
+                                        paired_comparisons, run_conditions, summarise)
 from emgaug.benchmark.scarce import gap_closed, scarce_info
 from emgaug.console import console, make_progress
 from emgaug.data.manifest import CALIBRATION, KINEMATICS_POOL, load_manifest
@@ -206,7 +206,7 @@ def _run_one(mpath: Path, synth_item: Any, config: BenchmarkConfig, augment: lis
                 synth.guard(len(synth_train))  # the deep decoders hold their windows: refuse now, not after RR
             n_cond = len(active_conditions(conditions, synth is not None, augment, withheld is not None))
             t_fit = prog.add_task(f"{m.protocol}: training classifiers", total=len(classifiers) * n_cond * len(config.seeds))
-            rows = run_protocols(train, test, synth_train, classifiers, list(config.seeds), class_names,
+            rows = run_conditions(train, test, synth_train, classifiers, list(config.seeds), class_names,
                                  mix_ratio=config.mix_ratio, features=config.features, device=config.device,
                                  n_jobs=config.n_jobs, conditions=conditions, augment=augment,
                                  resample_fraction=config.resample_fraction, withheld=withheld, feature_store=store,

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from emgaug.benchmark.protocols import RR_FULL, parse_condition
+from emgaug.benchmark.conditions import RR_FULL, parse_condition
 from emgaug.benchmark.stats import bootstrap_ratio_ci, cells_of, paired_wilcoxon
 
 RR_SCARCE = "RR"  # the RR condition of a scarce manifest
@@ -46,7 +46,7 @@ def _user_means(rows: list[dict[str, Any]], clf: str, cond: str) -> dict[str, fl
 
 def gap_closed(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One entry per classifier and MR-type condition (MR, MR:<aug>) whose classifier also has RR (RR-scarce) and
-    RR-full rows in `rows` (result rows of `run_protocols`, possibly from several runs on the same test windows and
+    RR-full rows in `rows` (result rows of `run_conditions`, possibly from several runs on the same test windows and
     seeds). See the module docstring for the definitions."""
     out = []
     for clf in dict.fromkeys(r["classifier"] for r in rows):

@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.table import Table
 
-from emgaug.benchmark.protocols import ALL_CONDITIONS, RR_FULL, parse_condition
+from emgaug.benchmark.conditions import ALL_CONDITIONS, RR_FULL, parse_condition
 from emgaug.data.source import DEFAULT_KINEMATICS_KIND, kinematics_label
 
 CONDITION_NAMES = {"RR": "Real-only (RR)", RR_FULL: "Real incl. the pool's withheld EMG (RR-full, upper reference)",

@@ -162,7 +162,7 @@ class SyntheticWriter:
     While the writer is open it holds the output's lock (`emgaug.lockfile`): a second writer of the same
     `final_dir` is refused in one line, and an existing set there is replaced only with `overwrite=True`
     (checked under the lock, so a set another run finished meanwhile is never replaced by surprise).
-    Compression and encodings: docs/synthetic_schema.md (measured by benchmarks/bench_parquet_encodings.py).
+    Compression and encodings: docs/synthetic_schema.md (measured by perf/bench_parquet_encodings.py).
 
     Sharded writing (`shard=(i, N)` with the whole set's `layout` and `set_id`, known to every shard in advance):
     the writer writes shard i's parts (`stage=X/part-<i>.parquet`, rows `first_row`, `first_row + 1`, ...) into

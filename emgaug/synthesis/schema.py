@@ -19,7 +19,7 @@ METADATA_FILE = "_emgaug_metadata.json"
 PARTITION_KEY = "stage"  # hive partition column: final_dir/stage=<url-quoted name>/part-0.parquet
 PART_NAME = "part-0.parquet"
 # Float arrays are PLAIN-encoded (no BYTE_STREAM_SPLIT: Spark 3.x's default vectorised reader refuses it) and
-# zstd-compressed; measurements in docs/synthetic_schema.md (benchmarks/bench_parquet_encodings.py).
+# zstd-compressed; measurements in docs/synthetic_schema.md (perf/bench_parquet_encodings.py).
 COMPRESSION = "zstd"
 
 # label columns stored in every part file (stage comes from the partition directory)

@@ -1,8 +1,8 @@
 """Benchmark wall time, feature-stage time and peak memory with a synthetic set of N windows, cold (features computed
 and written to <out>/feature_cache) and warm (read back), plus the exact vs Nystroem SVM fit times (issue 18 item 5).
 
-    python benchmarks/bench_feature_cache.py --windows 20000 200000 --classifiers svm_nystroem,rf
-    python benchmarks/bench_feature_cache.py --svm-scaling 2000 5000 10000 20000
+    python perf/bench_feature_cache.py --windows 20000 200000 --classifiers svm_nystroem,rf
+    python perf/bench_feature_cache.py --svm-scaling 2000 5000 10000 20000
 
 The data: the built-in simulated dataset (16 channels, 2 kHz), split cross-subject, 0.25 s windows; the synthetic
 set is N windows made from the real training windows plus noise (so GR / MR learn something), written with

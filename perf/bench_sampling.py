@@ -4,7 +4,7 @@ angles) and emg2pose (16 channels x 2,000 samples at 2 kHz, 20 joints). Untraine
 the architecture and the number of network calls, not on the values. Flow is timed for each sampler and step
 count given, so the cost side of the steps-vs-quality table comes from here.
 
-    python benchmarks/bench_sampling.py --batch 256 --flow-steps euler:4 euler:8 heun:4 heun:8
+    python perf/bench_sampling.py --batch 256 --flow-steps euler:4 euler:8 heun:4 heun:8
 """
 
 from __future__ import annotations

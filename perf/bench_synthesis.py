@@ -2,7 +2,7 @@
 and peak resident memory as the set grows (1k vs 10k windows: it must stay flat), against two naive peers
 in the same run: pandas `DataFrame.to_parquet` of the whole set held in memory, and `np.save` of whole arrays.
 
-    python benchmarks/bench_synthesis.py --sizes 1000 10000 --channels 16 --window 2000
+    python perf/bench_synthesis.py --sizes 1000 10000 --channels 16 --window 2000
 
 Every configuration runs in a fresh subprocess so its peak RSS (ru_maxrss) is its own. All methods receive
 the same batches from the same producer (seeded Gaussian EMG of emg2pose's shape, 64 windows per batch), so

@@ -1,7 +1,7 @@
 """Sharded synthesis speed (issue 18 item 5): `emgaug synthesize` on 1 process vs `torchrun --nproc_per_node N`
 (gloo, CPU), the same set (checked: rows sorted by row_id, EMG bytes equal), configurations run round robin.
 
-    python benchmarks/bench_sharded_synthesis.py --ranks 2 --repeats 3 --samples-per-window 4 --batch-size 32
+    python perf/bench_sharded_synthesis.py --ranks 2 --repeats 3 --samples-per-window 4 --batch-size 32
 
 Without --checkpoint it simulates the built-in dataset, splits it cross-subject and trains a 1-epoch seqemg_gan
 (default size; 64 windows: the weights do not matter for speed) in a temporary folder. Every run is a fresh CLI

@@ -1,7 +1,7 @@
 """Data-loading benchmark (issue 7.2): windows/s through WindowDataset + DataLoader workers vs a plain h5py read
 of the same bytes, and peak resident memory for a small vs a large built-in dataset (it must not grow with files).
 
-    python benchmarks/bench_data_loading.py --files-small 10 --files-large 1000 --workers 0 2 4
+    python perf/bench_data_loading.py --files-small 10 --files-large 1000 --workers 0 2 4
 
 Each configuration runs in a fresh subprocess so its peak RSS (ru_maxrss) is its own.
 """

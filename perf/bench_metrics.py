@@ -8,7 +8,7 @@
    Run at reduced N on a busy machine: the time is measured at two sizes, fitted as fixed + per-pair cost, and
    extrapolated to --target-n (printed as an extrapolation, with the load average at the time).
 
-Usage: python benchmarks/bench_metrics.py [--pairs 6] [--n 160] [--target-n 2500] [--jobs 2] [--full]
+Usage: python perf/bench_metrics.py [--pairs 6] [--n 160] [--target-n 2500] [--jobs 2] [--full]
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""RR / GR / MR training protocols: the same classifier, seed and real test windows; only the training data changes.
+"""RR / GR / MR training conditions: the same classifier, seed and real test windows; only the training data changes.
 
 RR trains on real training windows, GR on synthetic windows only, MR on the real windows plus a seeded random
 subset of round(mix_ratio * N_real) synthetic windows. Test data is always the real held-out split.
@@ -207,7 +207,7 @@ def heldout_classes(train: LabelledWindows, test: LabelledWindows) -> np.ndarray
     return np.array(sorted(set(np.unique(test.labels).tolist()) - set(np.unique(own).tolist())), dtype=np.int64)
 
 
-def run_protocols(train: LabelledWindows, test: LabelledWindows, synth: LabelledWindows | None, classifiers: list[str],
+def run_conditions(train: LabelledWindows, test: LabelledWindows, synth: LabelledWindows | None, classifiers: list[str],
                   seeds: list[int], class_names: list[str], mix_ratio: float = 1.0, features: str = "td",
                   device: str = "cpu", n_jobs: int | None = 1, conditions: Sequence[str] = CONDITIONS,
                   progress: Callable[[str], Any] | None = None, augment: Sequence[AugmentSpec] = (),

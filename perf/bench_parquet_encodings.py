@@ -6,7 +6,7 @@ PLAIN, BYTE_STREAM_SPLIT and dictionary encoding under snappy / zstd / none, on 
   generator output);
 * DB1-like: 2,000 windows of 10 x 100 float32 RMS envelopes at 100 Hz (positive, smooth, 0.01..2).
 
-    python benchmarks/bench_parquet_encodings.py [--windows 2000] [--repeats 3] [--keep DIR]
+    python perf/bench_parquet_encodings.py [--windows 2000] [--repeats 3] [--keep DIR]
 
 One thread (pyarrow's CPU pool set to 1) so the numbers compare options, not cores. Write = building the Parquet
 file from an Arrow table already in memory; read = `pq.read_table` + the fixed-size list flattened to one numpy

@@ -4,7 +4,7 @@ Measures windows/s of optimisation on in-memory random tensors shaped like emg2p
 2 kHz, 50 Hz angle frames), so it isolates model compute from disk I/O (see bench_data_loading for that).
 Prints a table and the projected wall time of the paper's schedule: 100 epochs x 20,203 windows.
 
-    python benchmarks/bench_training.py --window-s 1 --batches 32 128 --steps 5 --peers transformer_seq2seq dcgan
+    python perf/bench_training.py --window-s 1 --batches 32 128 --steps 5 --peers transformer_seq2seq dcgan
 """
 
 from __future__ import annotations
