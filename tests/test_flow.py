@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from emgaug.data.windows import WindowConfig
+from emgaug.errors import EmgaugError
 from emgaug.models.registry import build_model
 
 C, J, K = 3, 4, 3
@@ -126,4 +127,79 @@ def test_envelope_data_is_generated_positive_in_the_log_domain():
     out = model.generate(torch.randn(4, J, win.angle_frames), generator=torch.Generator().manual_seed(0))
     assert (out >= 0).all()
     x = torch.rand(2, C, win.window) * 3
-    assert torch.allclose(model.from_flow_space(model.to_flow_space(x)), x, atol=1e-5)
+    a = torch.randn(2, J, win.angle_frames)
+    assert torch.allclose(model.from_flow_space(model.to_flow_space(x, a), a), x, atol=1e-5)
+
+
+def _frame_log_rms(x, win):
+    B, C_, T = x.shape
+    return 0.5 * torch.log(x.pow(2).reshape(B, C_, win.angle_frames, -1).mean(-1) + 1e-8)
+
+
+def _corr(a, b):
+    a, b = a.flatten() - a.mean(), b.flatten() - b.mean()
+    return float((a * b).sum() / (a.norm() * b.norm()))
+
+
+def test_the_ridge_amplitude_prior_makes_an_untrained_flow_follow_the_kinematics():
+    """prior=ridge: fitted before training, it sets the scale the flow works in, so even untrained weights give EMG
+    whose envelope follows the angles (without it: no relation); it round-trips, and travels in the state dict."""
+    win = WindowConfig(window_s=0.2, stride_s=0.2, angle_rate_hz=50.0).resolve(1000.0)
+    opts = dict(TINY, ema=0.0)
+    model = build_model("flow", C, J, win, K, num_users=2, prior="ridge", **opts).eval()
+    plain = build_model("flow", C, J, win, K, num_users=2, **opts).eval()
+    b = _batch(win, B=64, seed=1)
+    assert model.wants_prefit() and not plain.wants_prefit()
+    with pytest.raises(EmgaugError, match="prior was fitted"):
+        model.generate(b["angles"], generator=torch.Generator().manual_seed(0))
+    stats = model.prefit([_batch(win, B=64, seed=s) for s in range(2, 6)])
+    assert stats["prior_r2_log_envelope"] > 0.5 and not model.wants_prefit()
+    x = _batch(win, B=4, seed=7)
+    assert torch.allclose(model.from_flow_space(model.to_flow_space(x["emg"], x["angles"]), x["angles"]), x["emg"],
+                          atol=1e-4)
+    truth = b["angles"][:, :C]  # the log envelope _batch modulates its noise with
+    g = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    with_prior = _frame_log_rms(model.generate(b["angles"], generator=g()), win)
+    without = _frame_log_rms(plain.generate(b["angles"], generator=g()), win)
+    assert _corr(with_prior, truth) > 0.5
+    assert abs(_corr(without, truth)) < 0.2
+    clone = build_model("flow", C, J, win, K, num_users=2, prior="ridge", **opts).eval()
+    clone.load_state_dict(model.state_dict())
+    assert not clone.wants_prefit()
+    assert torch.equal(clone.generate(b["angles"], generator=g()), model.generate(b["angles"], generator=g()))
+
+
+def test_an_unknown_prior_is_refused():
+    with pytest.raises(EmgaugError, match="prior must be one of none, ridge"):
+        _model(prior="gaussian")
+
+
+def test_coloured_prior_noise_starts_the_flow_from_the_training_carriers_spectrum():
+    """prior_noise=coloured: an untrained flow's output has the low-pass spectrum of the training carrier (the white
+    source keeps a flat one), and the same seed gives the same draw."""
+    win = WindowConfig(window_s=0.2, stride_s=0.2, angle_rate_hz=50.0).resolve(1000.0)
+    T = win.window
+
+    def lowpass_batch(seed):
+        b = _batch(win, B=64, seed=seed)
+        carrier = torch.nn.functional.avg_pool1d(torch.randn(64, C, T + 8, generator=torch.Generator().manual_seed(seed)),
+                                                 9, stride=1)
+        env = torch.nn.functional.interpolate(b["angles"][:, :C].exp(), size=T, mode="linear")
+        return {**b, "emg": env * carrier / carrier.std()}
+
+    def mean_freq(x):
+        p = torch.fft.rfft(x, dim=-1).abs().pow(2).mean((0, 1))
+        f = torch.fft.rfftfreq(T, 1 / 1000.0)
+        return float((p * f).sum() / p.sum())
+
+    out = {}
+    for noise in ("white", "coloured"):
+        m = build_model("flow", C, J, win, K, num_users=2, prior="ridge", prior_noise=noise, **TINY, ema=0.0).eval()
+        m.prefit([lowpass_batch(s) for s in range(4)])
+        a = lowpass_batch(9)["angles"]
+        out[noise] = m.generate(a, generator=torch.Generator().manual_seed(1))
+        assert torch.equal(out[noise], m.generate(a, generator=torch.Generator().manual_seed(1)))
+    real = mean_freq(lowpass_batch(9)["emg"])
+    assert abs(mean_freq(out["coloured"]) - real) < 0.3 * abs(mean_freq(out["white"]) - real)
+    with pytest.raises(EmgaugError, match="prior_noise"):
+        _model(prior_noise="pink")

@@ -207,3 +207,23 @@ def test_generator_pathway_learns_the_angle_to_envelope_map(sim_manifest, tmp_pa
     hist = read_checkpoint(path)["history"]
     assert max(h["val"]["env_corr"] for h in hist) > 0.3
     assert min(h["val"]["logspec_l1"] for h in hist) < 1.0
+
+
+def test_flow_with_the_ridge_prior_fits_it_once_before_training_and_resumes_without_refitting(sim_manifest, tmp_path):
+    """prior=ridge: train_model fits the prior in a streamed pass before the first step (the checkpoint carries it),
+    and a killed run resumed with --resume continues from the stored prior to the same weights as an uninterrupted
+    run."""
+    opts = dict(KW, profile="fast", model_overrides=dict(width=8, emb_dim=16, mid_dilations=(1, 2), prior="ridge"))
+    full = train_model(sim_manifest, "flow", tmp_path / "full", **opts)
+    ck = read_checkpoint(tmp_path / "full" / "last.pt")
+    assert bool(ck["model_state"]["amp_prior.fitted"]) and ck["model_state"]["amp_prior.weights"].abs().sum() > 0
+    g = load_generator(full)
+    assert not g.model.wants_prefit()
+    out = tmp_path / "resumed"
+    with pytest.raises(Killed):
+        train_model(sim_manifest, "flow", out, **opts, on_epoch_end=_kill_after(1))
+    train_model(sim_manifest, "flow", out, resume=True, **opts)
+    a, b = ck["model_state"], read_checkpoint(out / "last.pt")["model_state"]
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k

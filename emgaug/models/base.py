@@ -138,6 +138,14 @@ class EMGGenerator(nn.Module):
         """Closed-form fit over every training batch (only for `closed_form` models)."""
         raise NotImplementedError(f"{self.name} is trained by gradient descent, not fitted in closed form")
 
+    def wants_prefit(self) -> bool:
+        """True for SGD models with a closed-form part to fit over the training windows before the first step."""
+        return False
+
+    def prefit(self, batches: Iterable[Batch]) -> dict[str, float]:
+        """Fit the closed-form part of an SGD model (only where `wants_prefit()`)."""
+        raise NotImplementedError(f"{self.name} has nothing to fit before training")
+
     def mark_seen_labels(self, labels: Tensor) -> None:
         """Record which stage labels occur in the training data."""
         lab = labels[(labels >= 0) & (labels < self.seen_labels.numel())]

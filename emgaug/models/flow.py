@@ -16,6 +16,15 @@ factor of the rate ratio, so raw 2 kHz EMG and 100 Hz envelopes use the same cod
 frames there in a stack of dilated residual blocks, and comes back up with skip connections. Every block is
 modulated (FiLM) by the flow time and the style vector. On rectified envelope data (Ninapro DB1) the flow runs
 on log(x + floor), which keeps generated envelopes positive and makes amplitude errors relative.
+
+Amplitude prior (`prior="ridge"`, after PriorGrad, Lee et al. 2022): a pooled closed-form ridge from the kinematics
+to each channel's log envelope (emgaug.models.ridge, fitted over the training windows before the first step) sets
+the scale the flow works in: raw EMG is divided by the predicted envelope (log envelopes have it subtracted), the
+flow learns what is left (carrier, spectrum, the person's deviation from the pooled amplitude), and sampling
+multiplies it back. An untrained flow then already follows the kinematics' amplitude, and the network spends its
+budget on the rest; on raw EMG that is what a small CPU budget cannot learn from white noise alone. With
+`prior_noise="coloured"` (raw EMG) the flow also starts from noise with the training carrier's spectrum (the ridge
+floor's texture) instead of white noise, so an untrained flow is the ridge floor and training learns the difference.
 """
 
 from __future__ import annotations
@@ -28,13 +37,19 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from emgaug.data.windows import ResolvedWindow
+from emgaug.errors import EmgaugError
 from emgaug.models.base import Batch, EMGGenerator, check_angles, factorize, masked_mean, randn, sample_mask, scalar
+from emgaug.models.ridge import RidgeEnvelope
 
 SAMPLERS = ("euler", "midpoint", "heun")
 # training flow times: uniform; logit_normal (Esser et al. 2024: more weight mid-way); late (density 2t: more
 # weight near the data, where the fine texture is decided)
 TIME_SAMPLING = ("uniform", "logit_normal", "late")
 LOG_FLOOR = 0.01  # of a channel's RMS (normalised units): the floor under log-envelopes
+PRIORS = ("none", "ridge")
+# the flow's source distribution: white N(0, I), or (raw EMG with prior=ridge) noise with the training carrier's
+# spectrum per channel, so the flow starts from the ridge floor's texture and learns only what differs from it
+PRIOR_NOISE = ("white", "coloured")
 
 
 def time_embedding(t: Tensor, dim: int) -> Tensor:
@@ -121,7 +136,8 @@ class FlowMatchingGenerator(EMGGenerator):
                  num_users: int = 0, rectified: bool = False, *, width: int = 64, emb_dim: int = 128,
                  mid_dilations: tuple[int, ...] = (1, 2, 4, 8, 1, 2, 4, 8), cond_drop: float = 0.1,
                  guidance: float = 1.0, steps: int = 4, sampler: str = "euler", label_cond: bool = False,
-                 log_domain: bool | None = None, ema: float = 0.999, time_sampling: str = "uniform", **style):
+                 log_domain: bool | None = None, ema: float = 0.999, time_sampling: str = "uniform",
+                 prior: str = "none", prior_noise: str = "white", **style):
         super().__init__(num_channels, num_joints, window, num_classes, num_users, rectified, **style)
         if sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
@@ -130,6 +146,13 @@ class FlowMatchingGenerator(EMGGenerator):
         if time_sampling not in TIME_SAMPLING:
             raise ValueError(f"time_sampling must be one of {', '.join(TIME_SAMPLING)}, got {time_sampling!r}")
         self.time_sampling = time_sampling
+        if prior not in PRIORS:
+            raise ValueError(f"prior must be one of {', '.join(PRIORS)}, got {prior!r}")
+        if prior_noise not in PRIOR_NOISE:
+            raise ValueError(f"prior_noise must be one of {', '.join(PRIOR_NOISE)}, got {prior_noise!r}")
+        self.prior_noise = prior_noise
+        # buffers only (no parameters), so the optimiser and the weight average never touch it
+        self.amp_prior = RidgeEnvelope(num_channels, num_joints, window, num_classes, 0, rectified) if prior == "ridge" else None
         self.cond_drop, self.guidance, self.steps, self.sampler = float(cond_drop), float(guidance), int(steps), sampler
         self.label_cond = bool(label_cond)
         self.conditions_on_labels = self.label_cond
@@ -178,11 +201,44 @@ class FlowMatchingGenerator(EMGGenerator):
                 for prm, old in zip(params, saved):
                     prm.copy_(old)
 
-    # -- signal space ---------------------------------------------------------------------------------
-    def to_flow_space(self, emg: Tensor) -> Tensor:
-        return torch.log(emg.float().clamp_min(0) + LOG_FLOOR) if self.log_domain else emg.float()
+    # -- the amplitude prior --------------------------------------------------------------------------
+    def wants_prefit(self) -> bool:
+        return self.amp_prior is not None and not bool(self.amp_prior.fitted)
 
-    def from_flow_space(self, y: Tensor) -> Tensor:
+    def prefit(self, batches, reduce=None) -> dict[str, float]:
+        """Fit the amplitude prior (a pooled ridge) over the training windows; `reduce` combines ranks' sums."""
+        stats = self.amp_prior.fit(batches, reduce=reduce) if reduce is not None else self.amp_prior.fit(batches)
+        return {f"prior_{k}": v for k, v in stats.items()}
+
+    def _prior_log_envelope(self, angles: Tensor, T: int) -> Tensor | None:
+        """The prior's log envelope (B, C, T) at the EMG rate, or None without a prior."""
+        if self.amp_prior is None:
+            return None
+        if not bool(self.amp_prior.fitted):
+            raise EmgaugError("flow with prior=ridge used before its prior was fitted; train it with `emgaug train`")
+        log_env = self.amp_prior.predict_log_envelope(angles.to(self.amp_prior.weights.device))
+        return F.interpolate(log_env, size=T, mode="linear", align_corners=False)
+
+    def _source_noise(self, shape: tuple[int, int, int], like: Tensor, generator: torch.Generator | None) -> Tensor:
+        """x0: white noise, or the prior's coloured noise (raw EMG only: on log envelopes it has no meaning)."""
+        if self.prior_noise == "coloured" and self.amp_prior is not None and not self.log_domain:
+            return self.amp_prior.coloured_noise(shape[0], shape[2], like, generator).to(like.dtype)
+        return randn(shape, like, generator)
+
+    # -- signal space ---------------------------------------------------------------------------------
+    def to_flow_space(self, emg: Tensor, angles: Tensor) -> Tensor:
+        """EMG -> the space the flow runs in: log on envelope data, and relative to the prior's envelope if any."""
+        y = torch.log(emg.float().clamp_min(0) + LOG_FLOOR) if self.log_domain else emg.float()
+        log_env = self._prior_log_envelope(angles, emg.shape[-1])
+        if log_env is None:
+            return y
+        return y - log_env if self.log_domain else y / log_env.exp().clamp_min(LOG_FLOOR)
+
+    def from_flow_space(self, y: Tensor, angles: Tensor) -> Tensor:
+        """The inverse of `to_flow_space`."""
+        log_env = self._prior_log_envelope(angles, y.shape[-1])
+        if log_env is not None:
+            y = y + log_env if self.log_domain else y * log_env.exp().clamp_min(LOG_FLOOR)
         return (torch.exp(y) - LOG_FLOOR).clamp_min(0) if self.log_domain else y
 
     # -- the velocity field ---------------------------------------------------------------------------
@@ -212,13 +268,13 @@ class FlowMatchingGenerator(EMGGenerator):
     def forward(self, batch: Batch, part: str) -> tuple[Tensor, dict[str, Tensor]]:
         if part != "g":
             raise KeyError(f"{self.name} has no part '{part}'")
-        x1 = self.to_flow_space(batch["emg"])
+        x1 = self.to_flow_space(batch["emg"], batch["angles"])
         B = x1.shape[0]
         style, align = self.training_style(batch)
         keep = (torch.rand(B, device=x1.device) >= self.cond_drop).float()
         labels = batch.get("label") if self.label_cond else None
         frames, g = self._conditions(batch["angles"], style, labels, keep)
-        x0 = torch.randn_like(x1)
+        x0 = torch.randn_like(x1) if self.prior_noise == "white" else self._source_noise(tuple(x1.shape), x1, None)
         t = self._train_times(B, x1.device)
         xt = (1 - t[:, None, None]) * x0 + t[:, None, None] * x1
         v = self.velocity(xt, t, frames, g)
@@ -259,7 +315,7 @@ class FlowMatchingGenerator(EMGGenerator):
         ones = torch.ones(B, device=angles.device)
         cond = self._conditions(angles, style, labels, ones)
         uncond = None if guidance == 1.0 else self._conditions(angles, style, labels, 0 * ones)
-        x = randn((B, self.num_channels, Ta * self.upsample), angles, generator)
+        x = self._source_noise((B, self.num_channels, Ta * self.upsample), angles, generator)
         h = 1.0 / steps
         for k in range(steps):
             t = k * h
@@ -273,7 +329,7 @@ class FlowMatchingGenerator(EMGGenerator):
             else:  # Heun: Euler predictor, trapezoidal corrector
                 x_e = x + h * v
                 x = x + 0.5 * h * (v + self._guided(x_e, t + h, cond, uncond, guidance))
-        return self.from_flow_space(x)
+        return self.from_flow_space(x, angles)
 
     def style_for_users(self, users: Tensor) -> Tensor | None:
         with self.averaged_weights():

@@ -186,7 +186,8 @@ class RidgeEnvelope(EMGGenerator):
     def _upsample_env(env: Tensor, T: int) -> Tensor:
         return F.interpolate(env, size=T, mode="linear", align_corners=False)
 
-    def _coloured_noise(self, B: int, T: int, like: Tensor, generator: torch.Generator | None) -> Tensor:
+    def coloured_noise(self, B: int, T: int, like: Tensor, generator: torch.Generator | None) -> Tensor:
+        """Unit-RMS noise per channel with the training carrier's spectrum (the envelope-normalised EMG)."""
         white = randn((B, self.num_channels, T), like, generator)
         mag = self.noise_mag.to(like.device)
         if mag.shape[-1] != T // 2 + 1:  # another length: resample the filter over normalised frequency
@@ -214,7 +215,7 @@ class RidgeEnvelope(EMGGenerator):
         env = self._upsample_env(log_env.exp(), T)
         if self.rectified:
             return env
-        carrier = self._coloured_noise(B, T, log_env, generator) * self.carrier_std[:, None] + self.carrier_mean[:, None]
+        carrier = self.coloured_noise(B, T, log_env, generator) * self.carrier_std[:, None] + self.carrier_mean[:, None]
         return env * carrier
 
     def _check_ready(self, angles: Tensor) -> None:

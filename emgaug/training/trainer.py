@@ -253,32 +253,39 @@ def train_model(manifest_path: str | Path, model_name: str | None = None, out_di
         D.shutdown(ctx)
 
 
-def _fit_closed_form(model: EMGGenerator, td, val: ValSet | None, cfg: TrainConfig, ctx: D.DistContext,
-                     common: dict[str, Any], out: Path, ck: dict[str, Any] | None, console: Console) -> Path:
-    """Closed-form models (ridge): one streamed pass over the training windows, one checkpoint. Under torchrun each
-    rank passes its contiguous share of the windows and the fit's sufficient statistics are all-reduced, so every
-    rank solves the same system (rank 0 validates and writes)."""
-    last, best = out / "last.pt", out / "best.pt"
-    if ck is not None:
-        return best if best.exists() else last
+def _streamed_fit(fit: Callable[..., dict[str, float]], td, cfg: TrainConfig, ctx: D.DistContext, console: Console,
+                  what: str) -> dict[str, float]:
+    """One streamed pass over the training windows into a closed-form `fit(batches[, reduce])`. Under torchrun each
+    rank passes its contiguous share and the fit's sufficient statistics are all-reduced, so every rank solves the
+    same system."""
     data = td.subset
     reduce = None
     if ctx.distributed:
-        if "reduce" not in inspect.signature(model.fit).parameters:
+        if "reduce" not in inspect.signature(fit).parameters:
             raise EmgaugError(f"model '{cfg.model}' cannot combine a closed-form fit over ranks; train it without torchrun")
         share = np.array_split(np.arange(len(td.subset)), ctx.world_size)[ctx.rank]
         data, reduce = Subset(td.subset, share.tolist()), D.torch_reducer(ctx)
     loader = DataLoader(data, batch_size=cfg.batch_size, shuffle=False, num_workers=cfg.workers,
                         worker_init_fn=worker_init)
-    t0 = time.time()
     with _progress(console) as prog:
-        task = prog.add_task("fit", total=len(loader))
+        task = prog.add_task(what, total=len(loader))
 
         def batches():
             for b in loader:
                 yield b
                 prog.advance(task)
-        stats = model.fit(batches(), reduce=reduce) if reduce is not None else model.fit(batches())
+        return fit(batches(), reduce=reduce) if reduce is not None else fit(batches())
+
+
+def _fit_closed_form(model: EMGGenerator, td, val: ValSet | None, cfg: TrainConfig, ctx: D.DistContext,
+                     common: dict[str, Any], out: Path, ck: dict[str, Any] | None, console: Console) -> Path:
+    """Closed-form models (ridge): one streamed pass over the training windows (`_streamed_fit`), one checkpoint
+    (rank 0 validates and writes)."""
+    last, best = out / "last.pt", out / "best.pt"
+    if ck is not None:
+        return best if best.exists() else last
+    t0 = time.time()
+    stats = _streamed_fit(model.fit, td, cfg, ctx, console, "fit")
     if ctx.is_main:
         metrics = validate(model, val, model.window.sample_rate, cfg.seed, cfg.batch_size, ctx.device) if val else {}
         history = [{"epoch": 1, "train": stats, "val": metrics, "seconds": time.time() - t0}]
@@ -333,6 +340,9 @@ def _train_sgd(model: EMGGenerator, td, val: ValSet | None, cfg: TrainConfig, ct
     optims = make_optimizers(model, cfg.profile, cfg.epochs, cfg.lr)
     scalers = {p: torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16) for p in model.parts}
     start_epoch, history, best_info = 0, [], {"metric": cfg.best_metric, "value": None, "epoch": None}
+    if ck is None and model.wants_prefit():  # a closed-form part (the flow's amplitude prior) before the first step
+        stats = _streamed_fit(model.prefit, td, cfg, ctx, console, "prefit")
+        console.print("prefit: " + "  ".join(f"{k} {v:.4g}" for k, v in stats.items()))
     if ck is not None:
         model.load_state_dict(ck["model_state"])
         for p, (opt, sched) in optims.items():
