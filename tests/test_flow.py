@@ -203,3 +203,8 @@ def test_coloured_prior_noise_starts_the_flow_from_the_training_carriers_spectru
     assert abs(mean_freq(out["coloured"]) - real) < 0.3 * abs(mean_freq(out["white"]) - real)
     with pytest.raises(EmgaugError, match="prior_noise"):
         _model(prior_noise="pink")
+    with pytest.raises(EmgaugError, match="needs prior=ridge"):
+        _model(prior_noise="coloured")
+    env_win = WindowConfig(window_s=1.0, stride_s=1.0, angle_rate_hz=50.0).resolve(100.0)
+    with pytest.raises(EmgaugError, match="needs prior=ridge and raw EMG"):
+        build_model("flow", C, J, env_win, K, rectified=True, prior="ridge", prior_noise="coloured", **TINY)

@@ -25,6 +25,7 @@ multiplies it back. An untrained flow then already follows the kinematics' ampli
 budget on the rest; on raw EMG that is what a small CPU budget cannot learn from white noise alone. With
 `prior_noise="coloured"` (raw EMG) the flow also starts from noise with the training carrier's spectrum (the ridge
 floor's texture) instead of white noise, so an untrained flow is the ridge floor and training learns the difference.
+The prior reads the kinematics in every branch, so classifier-free guidance acts on what the network adds to it.
 """
 
 from __future__ import annotations
@@ -157,6 +158,9 @@ class FlowMatchingGenerator(EMGGenerator):
         self.label_cond = bool(label_cond)
         self.conditions_on_labels = self.label_cond
         self.log_domain = self.rectified if log_domain is None else bool(log_domain)
+        if prior_noise == "coloured" and (prior != "ridge" or self.log_domain):
+            raise ValueError("prior_noise=coloured needs prior=ridge and raw EMG (envelope data runs in the log domain, "
+                             "where a coloured source has no meaning)")
         self.emb_dim = emb_dim
         self.time_mlp = nn.Sequential(nn.Linear(emb_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
         self.style_mlp = nn.Linear(self.style_dim, emb_dim) if self.style_dim else None
@@ -221,7 +225,7 @@ class FlowMatchingGenerator(EMGGenerator):
 
     def _source_noise(self, shape: tuple[int, int, int], like: Tensor, generator: torch.Generator | None) -> Tensor:
         """x0: white noise, or the prior's coloured noise (raw EMG only: on log envelopes it has no meaning)."""
-        if self.prior_noise == "coloured" and self.amp_prior is not None and not self.log_domain:
+        if self.prior_noise == "coloured":  # only with prior=ridge on raw EMG (checked in __init__)
             return self.amp_prior.coloured_noise(shape[0], shape[2], like, generator).to(like.dtype)
         return randn(shape, like, generator)
 
