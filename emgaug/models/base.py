@@ -9,7 +9,7 @@ Closed-form models (`closed_form = True`) are fitted once by `fit(batches)` inst
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
@@ -142,8 +142,8 @@ class EMGGenerator(nn.Module):
         """True for SGD models with a closed-form part to fit over the training windows before the first step."""
         return False
 
-    def prefit(self, batches: Iterable[Batch]) -> dict[str, float]:
-        """Fit the closed-form part of an SGD model (only where `wants_prefit()`)."""
+    def prefit(self, batches: Iterable[Batch], reduce: Callable | None = None) -> dict[str, float]:
+        """Fit the closed-form part of an SGD model (only where `wants_prefit()`); `reduce` as in `RidgeEnvelope.fit`."""
         raise NotImplementedError(f"{self.name} has nothing to fit before training")
 
     def mark_seen_labels(self, labels: Tensor) -> None:

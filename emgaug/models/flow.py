@@ -211,7 +211,7 @@ class FlowMatchingGenerator(EMGGenerator):
 
     def prefit(self, batches, reduce=None) -> dict[str, float]:
         """Fit the amplitude prior (a pooled ridge) over the training windows; `reduce` combines ranks' sums."""
-        stats = self.amp_prior.fit(batches, reduce=reduce) if reduce is not None else self.amp_prior.fit(batches)
+        stats = self.amp_prior.fit(batches, reduce=reduce)
         return {f"prior_{k}": v for k, v in stats.items()}
 
     def _prior_log_envelope(self, angles: Tensor, T: int) -> Tensor | None:
